@@ -1,0 +1,99 @@
+//! The library's top-level error, grouping the error of each domain.
+//!
+//! Every variant maps to one of the exit codes documented in DESIGN.md §3 through
+//! [`Error::exit_code`], so the binary never has to guess how a failure should end.
+
+use std::path::PathBuf;
+
+use crate::config::ConfigError;
+use crate::migrate::MigrateError;
+use crate::seed::SeedError;
+
+/// Exit code: success.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: an operation failed (database error, I/O error, lock timeout…).
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit code: bad usage or configuration (fix the command line, dbenv.toml or a scenario).
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code: refused by a guard (production env, missing confirmation).
+pub const EXIT_REFUSED: u8 = 3;
+
+/// Anything dbenv's library can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Migrate(#[from] MigrateError),
+    #[error(transparent)]
+    Seed(#[from] SeedError),
+    #[error("{message}")]
+    Database {
+        message: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A guard refused the operation (production env without confirmation).
+    #[error("{0}")]
+    Refused(String),
+    /// Another dbenv holds the lock for too long.
+    #[error("{0}")]
+    Locked(String),
+    /// Something the user asked for that this build or engine cannot do.
+    #[error("{0}")]
+    Unsupported(String),
+    /// A precondition on existing state failed (for example a file that is not SQLite).
+    #[error("{0}")]
+    State(String),
+    /// The user interrupted the operation (Ctrl-C); nothing was half-written.
+    #[error("interrupted: {0}")]
+    Interrupted(String),
+}
+
+impl Error {
+    /// The process exit code for this error (DESIGN.md §3).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Config(_) => EXIT_USAGE,
+            Error::Seed(e) if e.is_usage() => EXIT_USAGE,
+            Error::Migrate(e) if e.is_usage() => EXIT_USAGE,
+            Error::Refused(_) => EXIT_REFUSED,
+            Error::Unsupported(_) => EXIT_USAGE,
+            Error::Interrupted(_) => 130,
+            _ => EXIT_FAILURE,
+        }
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn db(message: impl Into<String>, source: sqlx::Error) -> Self {
+        Error::Database {
+            message: message.into(),
+            source,
+        }
+    }
+}
+
+/// Extension to attach a path to `std::io::Result`s.
+pub(crate) trait IoContext<T> {
+    fn at(self, path: impl Into<PathBuf>) -> Result<T, Error>;
+}
+
+impl<T> IoContext<T> for std::io::Result<T> {
+    fn at(self, path: impl Into<PathBuf>) -> Result<T, Error> {
+        self.map_err(|e| Error::io(path, e))
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

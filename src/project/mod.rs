@@ -1,0 +1,126 @@
+//! The operations behind each command. Commands parse arguments and print; everything they
+//! do is here, so the library offers exactly what the CLI does.
+
+mod dev;
+mod gc;
+mod guard;
+mod migrations;
+mod status;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use dev::{
+    DownReport, ResetOptions, ResetReport, SeedOnTopOptions, down, reset, seed_on_top, up,
+};
+pub use gc::{GcReport, gc};
+pub use guard::{Confirmation, guard};
+pub use migrations::{MigrateReport, migrate, migrate_down, migrate_plan, migrate_status};
+pub use status::{Status, TableCount, status};
+
+use crate::config::{Config, EngineKind, EnvConfig};
+use crate::engine::sqlite::{OpenMode, SqliteBackend};
+use crate::error::Error;
+use crate::migrate::MigrationSet;
+use crate::seed::Scenario;
+use crate::state::{FileLock, StateDir};
+
+/// A loaded project: its configuration and its `.dbenv/` folder.
+#[derive(Debug)]
+pub struct Project {
+    pub config: Config,
+    pub state: StateDir,
+    /// How long to wait for another dbenv working on the same env.
+    pub lock_timeout: Duration,
+}
+
+impl Project {
+    /// Find `dbenv.toml` from `start` upwards.
+    pub fn discover(start: &Path) -> Result<Project, Error> {
+        Ok(Project::new(Config::discover(start)?))
+    }
+
+    pub fn load(file: &Path) -> Result<Project, Error> {
+        Ok(Project::new(Config::load(file)?))
+    }
+
+    pub fn new(config: Config) -> Project {
+        let state = StateDir::new(&config.root);
+        Project {
+            config,
+            state,
+            lock_timeout: Duration::from_secs(60),
+        }
+    }
+
+    pub fn env(&self, name: Option<&str>) -> Result<&EnvConfig, Error> {
+        Ok(self.config.env(name)?)
+    }
+
+    pub fn migrations(&self) -> Result<MigrationSet, Error> {
+        Ok(MigrationSet::load(&self.config.project.migrations)?)
+    }
+
+    pub fn scenario(&self, name: &str) -> Result<Scenario, Error> {
+        Ok(Scenario::load(&self.config.project.seeds, name)?)
+    }
+
+    /// The scenario an env uses when none is given: its `scenario`, else `empty`.
+    pub fn default_scenario(&self, env: &EnvConfig) -> String {
+        env.scenario
+            .clone()
+            .unwrap_or_else(|| crate::seed::EMPTY.to_string())
+    }
+
+    pub(crate) fn lock(&self, env: &EnvConfig) -> Result<FileLock, Error> {
+        self.state.lock_env(&env.name, self.lock_timeout)
+    }
+
+    /// The SQLite file of an env (only SQLite envs are provisioned by this release).
+    pub fn sqlite_file(&self, env: &EnvConfig) -> Result<PathBuf, Error> {
+        require_sqlite(env)?;
+        Ok(env.sqlite_path(&self.config.root)?)
+    }
+}
+
+/// The connection URL of an env, as an application would use it (sqlx's format).
+pub fn url(project: &Project, env: &EnvConfig) -> Result<String, Error> {
+    match env.engine {
+        EngineKind::Sqlite => Ok(format!("sqlite://{}", project.sqlite_file(env)?.display())),
+        _ => match &env.url {
+            Some(url) => Ok(url.resolve()?),
+            None => Err(not_yet(env)),
+        },
+    }
+}
+
+pub(crate) fn require_sqlite(env: &EnvConfig) -> Result<(), Error> {
+    match env.engine {
+        EngineKind::Sqlite => Ok(()),
+        _ => Err(not_yet(env)),
+    }
+}
+
+fn not_yet(env: &EnvConfig) -> Error {
+    Error::Unsupported(format!(
+        "env {} uses {}, but this build of dbenv provisions SQLite envs only (server engines are the next milestone); use engine = \"sqlite\" for now",
+        env.name, env.engine
+    ))
+}
+
+/// Open an env's existing SQLite database, with a clear error when there is none yet.
+pub(crate) async fn open_existing(
+    project: &Project,
+    env: &EnvConfig,
+) -> Result<SqliteBackend, Error> {
+    let path = project.sqlite_file(env)?;
+    if !path.exists() {
+        return Err(Error::State(format!(
+            "env {} has no database yet ({} does not exist); run `dbenv up {}` first",
+            env.name,
+            path.display(),
+            env.name
+        )));
+    }
+    SqliteBackend::open(&path, OpenMode::Existing).await
+}

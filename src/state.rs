@@ -1,0 +1,284 @@
+//! What dbenv keeps under `.dbenv/`: per-env state, templates, locks. Every write is atomic
+//! (temporary file beside the target, synced, renamed), so a killed dbenv never leaves a
+//! half-written file under a real name.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tracing::{info, warn};
+
+use crate::error::{Error, IoContext};
+
+/// The marker in the names of temporary files; anything carrying it is never a real file.
+pub const TEMP_MARKER: &str = ".dbenv-tmp.";
+
+/// An exclusive advisory lock on a file, released when dropped (or when the process dies).
+#[derive(Debug)]
+pub struct FileLock {
+    _file: File,
+    path: PathBuf,
+}
+
+/// The lock was still held by another process when the timeout ran out.
+#[derive(Debug)]
+pub struct LockTimeout {
+    pub holder: Option<String>,
+}
+
+impl FileLock {
+    /// Take the lock, polling until `timeout`; says once on stderr (through tracing) that it
+    /// is waiting, and for whom.
+    pub fn acquire(path: &Path, timeout: Duration, what: &str) -> Result<FileLock, LockTimeout> {
+        if let Some(parent) = path.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        let start = Instant::now();
+        let mut told = false;
+        loop {
+            let file = OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .read(true)
+                .write(true)
+                .open(path);
+            let Ok(mut file) = file else {
+                return Err(LockTimeout { holder: None });
+            };
+            if file.try_lock().is_ok() {
+                let _ = file.set_len(0);
+                let _ = write!(file, "{}", std::process::id());
+                return Ok(FileLock {
+                    _file: file,
+                    path: path.to_path_buf(),
+                });
+            }
+            let holder = std::fs::read_to_string(path).ok().filter(|s| !s.is_empty());
+            if start.elapsed() >= timeout {
+                return Err(LockTimeout { holder });
+            }
+            if !told {
+                let by = holder
+                    .as_deref()
+                    .map(|p| format!(" (pid {p})"))
+                    .unwrap_or_default();
+                info!("waiting for another dbenv{by} to release the {what} lock");
+                told = true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// A path for a temporary file beside `target`, unique to this process.
+pub fn temp_beside(target: &Path) -> PathBuf {
+    let mut name = target.file_name().unwrap_or_default().to_os_string();
+    name.push(format!("{TEMP_MARKER}{}", std::process::id()));
+    target.with_file_name(name)
+}
+
+/// Write `bytes` to `target` atomically.
+pub fn write_atomic(target: &Path, bytes: &[u8]) -> Result<(), Error> {
+    if let Some(parent) = target.parent() {
+        std::fs::create_dir_all(parent).at(parent)?;
+    }
+    let temp = temp_beside(target);
+    let mut file = File::create(&temp).at(&temp)?;
+    file.write_all(bytes).at(&temp)?;
+    file.sync_all().at(&temp)?;
+    drop(file);
+    rename_synced(&temp, target)
+}
+
+/// Copy `source` over `target` atomically: readers see the old file or the new one, never a
+/// mixture. Fast on copy-on-write file systems (std uses copy_file_range/reflink).
+pub fn copy_atomic(source: &Path, target: &Path, sync: bool) -> Result<(), Error> {
+    let temp = temp_beside(target);
+    std::fs::copy(source, &temp).at(&temp)?;
+    if sync {
+        File::open(&temp).and_then(|f| f.sync_all()).at(&temp)?;
+    }
+    rename_synced(&temp, target)
+}
+
+/// Rename `temp` to `target`, then sync the folder so the rename itself is durable.
+pub fn rename_synced(temp: &Path, target: &Path) -> Result<(), Error> {
+    std::fs::rename(temp, target).at(target)?;
+    if let Some(dir) = target.parent() {
+        // Not every platform can fsync a directory; the rename is still atomic there.
+        let _ = File::open(dir).and_then(|d| d.sync_all());
+    }
+    Ok(())
+}
+
+/// Remove temporary files in `dir` left by dbenv processes that no longer run.
+pub fn remove_stale_temps(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut removed = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some((_, pid)) = name.rsplit_once(TEMP_MARKER) else {
+            continue;
+        };
+        let pid: u32 = pid.parse().unwrap_or(0);
+        if pid != std::process::id()
+            && !process_alive(pid)
+            && std::fs::remove_file(entry.path()).is_ok()
+        {
+            removed.push(entry.path());
+        }
+    }
+    removed
+}
+
+fn process_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new(&format!("/proc/{pid}")).exists()
+    } else {
+        false
+    }
+}
+
+/// The `.dbenv/` folder of a project.
+#[derive(Debug, Clone)]
+pub struct StateDir {
+    root: PathBuf,
+}
+
+/// What dbenv remembers about one env between commands.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct EnvState {
+    pub engine: String,
+    /// The scenario and seed the data came from, when dbenv put it there.
+    pub scenario: Option<String>,
+    pub seed: Option<u64>,
+    /// Scenarios seeded on top since (`dbenv seed`).
+    #[serde(default)]
+    pub seeded_on_top: Vec<String>,
+    pub template: Option<String>,
+    pub updated_at: String,
+}
+
+impl StateDir {
+    pub fn new(project_root: &Path) -> StateDir {
+        StateDir {
+            root: project_root.join(".dbenv"),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn templates(&self, engine: &str) -> PathBuf {
+        self.root.join("templates").join(engine)
+    }
+
+    pub fn locks(&self) -> PathBuf {
+        self.root.join("locks")
+    }
+
+    fn env_file(&self, env: &str) -> PathBuf {
+        self.root.join("state").join(format!("{env}.json"))
+    }
+
+    /// Serialise every dbenv command on `env` (DESIGN.md §2).
+    pub fn lock_env(&self, env: &str, timeout: Duration) -> Result<FileLock, Error> {
+        let path = self.locks().join(format!("{env}.lock"));
+        FileLock::acquire(&path, timeout, &format!("env {env}")).map_err(|t| {
+            let by = t.holder.map(|p| format!(" (pid {p})")).unwrap_or_default();
+            Error::Locked(format!(
+                "another dbenv{by} is working on env {env} and did not finish within {}s; wait for it, or raise --lock-timeout",
+                timeout.as_secs()
+            ))
+        })
+    }
+
+    pub fn read_env(&self, env: &str) -> Option<EnvState> {
+        let path = self.env_file(env);
+        let text = std::fs::read_to_string(&path).ok()?;
+        match serde_json::from_str(&text) {
+            Ok(state) => Some(state),
+            Err(e) => {
+                warn!("ignoring unreadable state file {}: {e}", path.display());
+                None
+            }
+        }
+    }
+
+    pub fn write_env(&self, env: &str, state: &EnvState) -> Result<(), Error> {
+        let json = serde_json::to_vec_pretty(state).expect("state serialises");
+        write_atomic(&self.env_file(env), &json)
+    }
+
+    pub fn remove_env(&self, env: &str) -> Result<(), Error> {
+        let path = self.env_file(env);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(path, e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Names of envs that have a state file.
+    pub fn known_envs(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(self.root.join("state")) else {
+            return Vec::new();
+        };
+        let mut names: Vec<String> = entries
+            .flatten()
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()?
+                    .strip_suffix(".json")
+                    .map(str::to_string)
+            })
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("a.json");
+        write_atomic(&target, b"one").unwrap();
+        write_atomic(&target, b"two").unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"two");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn stale_temps_of_dead_processes_are_removed_live_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let dead = dir.path().join(format!("x.sqlite{TEMP_MARKER}999999999"));
+        let mine = temp_beside(&dir.path().join("y.sqlite"));
+        std::fs::write(&dead, b"").unwrap();
+        std::fs::write(&mine, b"").unwrap();
+        assert_eq!(remove_stale_temps(dir.path()), vec![dead.clone()]);
+        assert!(!dead.exists() && mine.exists());
+    }
+
+    #[test]
+    fn a_held_lock_times_out_and_names_its_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("env.lock");
+        let held = FileLock::acquire(&path, Duration::from_secs(1), "test").unwrap();
+        let err = FileLock::acquire(&path, Duration::from_millis(120), "test").unwrap_err();
+        assert_eq!(err.holder, Some(std::process::id().to_string()));
+        drop(held);
+        assert!(FileLock::acquire(&path, Duration::from_millis(120), "test").is_ok());
+    }
+}
