@@ -161,7 +161,7 @@ fn integer_bytes(base: &str) -> Option<u8> {
         "MEDIUMINT" => 3,
         "INT" | "INTEGER" | "INT4" | "SERIAL" => 4,
         "BIGINT" | "INT8" | "BIGSERIAL" => 8,
-        _ if first.ends_with("INT") => 8,
+        _ if first.ends_with("INT") && !first.ends_with("POINT") => 8,
         _ => return None,
     })
 }

@@ -180,7 +180,6 @@ pub async fn build_sqlite(
                 .join(", ")
         )));
     }
-    let _ = db.execute("ANALYZE").await;
     db.close().await?;
     Ok(report)
 }

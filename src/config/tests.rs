@@ -265,6 +265,7 @@ fn sqlite_path_relative_absolute_and_templated() {
 }
 
 #[test]
+#[allow(unsafe_code)] // set_var is unsafe in edition 2024; the crate denies unsafe_code
 fn dotenv_and_process_env() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(

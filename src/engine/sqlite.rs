@@ -17,10 +17,6 @@ use crate::value::Value;
 
 /// The first 16 bytes of every SQLite database file.
 const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
-/// SQLite's default SQLITE_MAX_VARIABLE_NUMBER since 3.32.
-const MAX_VARIABLES: usize = 32_766;
-/// Rows per INSERT: large enough to amortise the statement, small enough to stay in cache.
-const MAX_ROWS_PER_INSERT: usize = 256;
 
 /// How a database file is opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -314,38 +310,16 @@ impl Backend for SqliteBackend {
         columns: &[String],
         rows: &[Vec<Value>],
     ) -> Result<(), sqlx::Error> {
-        if columns.is_empty() {
-            for _ in rows {
-                let sql = format!(
-                    "INSERT INTO {} DEFAULT VALUES",
-                    quote_ident(table, Dialect::Sqlite)
-                );
-                self.conn.execute(AssertSqlSafe(sql)).await?;
-            }
-            return Ok(());
-        }
-        let per_insert = (MAX_VARIABLES / columns.len()).clamp(1, MAX_ROWS_PER_INSERT);
-        let mut sql_cache: Option<(usize, String)> = None;
-        for chunk in rows.chunks(per_insert) {
-            let sql = match &sql_cache {
-                Some((n, sql)) if *n == chunk.len() => sql.clone(),
-                _ => {
-                    let sql = insert_sql(table, columns, chunk.len());
-                    sql_cache = Some((chunk.len(), sql.clone()));
-                    sql
-                }
-            };
-            let mut args = SqliteArguments::default();
-            for row in chunk {
-                for value in row {
-                    bind(&mut args, value)?;
-                }
-            }
-            sqlx::query_with(AssertSqlSafe(sql), args)
-                .execute(&mut self.conn)
-                .await?;
-        }
-        Ok(())
+        let mut handle = self.conn.lock_handle().await?;
+        let raw = handle.as_raw_handle();
+        // SAFETY: the handle stays locked out of sqlx's worker thread for the whole call
+        // (`handle` lives until the end of this function), and `from_handle` borrows it
+        // without closing it; rusqlite finalizes its statements when `conn` drops, before
+        // the lock is released. Same linked SQLite library for both (libsqlite3-sys 0.36).
+        #[allow(unsafe_code)]
+        let conn =
+            unsafe { rusqlite::Connection::from_handle(raw.as_ptr()) }.map_err(rusqlite_error)?;
+        bulk_insert(&conn, table, columns, rows).map_err(rusqlite_error)
     }
 
     async fn update_column(
@@ -478,6 +452,57 @@ fn applied_from_row(row: &SqliteRow) -> Result<AppliedMigration, sqlx::Error> {
         checksum: row.try_get(3)?,
         installed_on: row.try_get::<Option<String>, _>(4)?.unwrap_or_default(),
     })
+}
+
+/// Insert with one prepared statement, bound and stepped per row: SQLite's fastest path
+/// (several times faster than sqlx's per-statement round trip to its worker thread).
+fn bulk_insert(
+    conn: &rusqlite::Connection,
+    table: &str,
+    columns: &[String],
+    rows: &[Vec<Value>],
+) -> rusqlite::Result<()> {
+    let sql = if columns.is_empty() {
+        format!(
+            "INSERT INTO {} DEFAULT VALUES",
+            quote_ident(table, Dialect::Sqlite)
+        )
+    } else {
+        insert_sql(table, columns, 1)
+    };
+    let mut statement = conn.prepare_cached(&sql)?;
+    for row in rows {
+        for (i, value) in row.iter().enumerate() {
+            statement.raw_bind_parameter(i + 1, Cell(value))?;
+        }
+        statement.raw_execute()?;
+    }
+    Ok(())
+}
+
+/// A generated value, bound without copying it first.
+struct Cell<'a>(&'a Value);
+
+impl rusqlite::ToSql for Cell<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef as R};
+        Ok(ToSqlOutput::Borrowed(match self.0 {
+            Value::Null => R::Null,
+            Value::Int(i) => R::Integer(*i),
+            Value::Float(f) => R::Real(*f),
+            Value::Bool(b) => R::Integer(i64::from(*b)),
+            Value::Text(s) => R::Text(s.as_bytes()),
+            Value::Bytes(b) => R::Blob(b),
+        }))
+    }
+}
+
+fn rusqlite_error(e: rusqlite::Error) -> sqlx::Error {
+    let message = match &e {
+        rusqlite::Error::SqliteFailure(_, Some(m)) => m.clone(),
+        other => other.to_string(),
+    };
+    sqlx::Error::Protocol(message)
 }
 
 fn insert_sql(table: &str, columns: &[String], rows: usize) -> String {

@@ -189,6 +189,8 @@ async fn run_script<B: Backend>(
 pub fn database_message(e: &sqlx::Error) -> String {
     match e {
         sqlx::Error::Database(db) => db.message().to_string(),
+        // Bulk writers report the database's own words through `Protocol`.
+        sqlx::Error::Protocol(message) => message.clone(),
         other => other.to_string(),
     }
 }

@@ -250,7 +250,7 @@ pub async fn down(
 ) -> Result<DownReport, Error> {
     let env = project.env(env)?;
     if purge {
-        guard(env, "purge the data of", confirmation)?;
+        guard(env, "purge the data", confirmation)?;
     }
     let path = project.sqlite_file(env)?;
     let _lock = project.lock(env)?;
