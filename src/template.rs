@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tracing::info;
 
-use crate::engine::Backend;
 use crate::engine::sqlite::{OpenMode, SqliteBackend};
 use crate::error::Error;
 use crate::migrate::{self, ApplyOptions, MigrationSet};
