@@ -43,18 +43,18 @@ pub async fn run(args: &StatusArgs, g: &GlobalArgs, project: &Project) -> anyhow
             String::new()
         }
     );
-    if let Some(state) = &s.state {
-        if let Some(scenario) = &state.scenario {
-            let extra = if state.seeded_on_top.is_empty() {
-                String::new()
-            } else {
-                format!(" + seeded {}", state.seeded_on_top.join(", "))
-            };
-            println!(
-                "data       scenario {scenario}, seed {}{extra}",
-                state.seed.unwrap_or_default()
-            );
-        }
+    if let Some(state) = &s.state
+        && let Some(scenario) = &state.scenario
+    {
+        let extra = if state.seeded_on_top.is_empty() {
+            String::new()
+        } else {
+            format!(" + seeded {}", state.seeded_on_top.join(", "))
+        };
+        println!(
+            "data       scenario {scenario}, seed {}{extra}",
+            state.seed.unwrap_or_default()
+        );
     }
     if !s.tables.is_empty() {
         println!("tables");

@@ -134,12 +134,12 @@ impl SqliteBackend {
         pk.sort();
         let primary_key: Vec<String> = pk.into_iter().map(|(_, c)| c).collect();
         // Only `INTEGER PRIMARY KEY` aliases the rowid; SQLite fills it when omitted.
-        if let [only] = primary_key.as_slice() {
-            if let Some(col) = cols.iter_mut().find(|c| &c.name == only) {
-                col.generated_key = col.declared.eq_ignore_ascii_case("INTEGER");
-                // A rowid alias can never be NULL, whatever PRAGMA table_info says.
-                col.nullable = false;
-            }
+        if let [only] = primary_key.as_slice()
+            && let Some(col) = cols.iter_mut().find(|c| &c.name == only)
+        {
+            col.generated_key = col.declared.eq_ignore_ascii_case("INTEGER");
+            // A rowid alias can never be NULL, whatever PRAGMA table_info says.
+            col.nullable = false;
         }
         let uniques = self.unique_indexes(name).await?;
         let foreign_keys = self.foreign_keys(name).await?;
@@ -173,10 +173,10 @@ impl SqliteBackend {
                     .fetch_all(&mut self.conn)
                     .await?;
             // An index on an expression has NULL column names: not a column uniqueness rule.
-            if let Some(cols) = cols.into_iter().collect::<Option<Vec<_>>>() {
-                if !uniques.contains(&cols) {
-                    uniques.push(cols);
-                }
+            if let Some(cols) = cols.into_iter().collect::<Option<Vec<_>>>()
+                && !uniques.contains(&cols)
+            {
+                uniques.push(cols);
             }
         }
         Ok(uniques)

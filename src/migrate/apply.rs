@@ -75,10 +75,10 @@ pub async fn pending<'s, B: Backend>(
         .map_err(|e| MigrateError::db("reading _sqlx_migrations", e))?;
     let lines = status(set, &applied);
     check_drift(&lines, env)?;
-    if let Some(target) = target {
-        if set.get(target).is_none() {
-            return Err(MigrateError::UnknownVersion(target));
-        }
+    if let Some(target) = target
+        && set.get(target).is_none()
+    {
+        return Err(MigrateError::UnknownVersion(target));
     }
     Ok(lines
         .iter()

@@ -72,10 +72,10 @@ pub fn gc(project: &Project, dry_run: bool) -> Result<GcReport, Error> {
         .values()
         .filter(|e| e.engine == EngineKind::Sqlite)
     {
-        if let Ok(path) = env.sqlite_path(&project.config.root) {
-            if let (Some(parent), false) = (path.parent(), dry_run) {
-                report.removed.extend(remove_stale_temps(parent));
-            }
+        if let Ok(path) = env.sqlite_path(&project.config.root)
+            && let (Some(parent), false) = (path.parent(), dry_run)
+        {
+            report.removed.extend(remove_stale_temps(parent));
         }
     }
     Ok(report)

@@ -324,6 +324,9 @@ impl Generator {
     }
 }
 
+/// A referenced column set: its names, its indexes in the row, the tuples generated so far.
+type Kept = (Vec<String>, Vec<usize>, Vec<Vec<Value>>);
+
 /// The per-table state while its rows are generated.
 struct TableState {
     col_rngs: Vec<ChaCha8Rng>,
@@ -335,7 +338,7 @@ struct TableState {
     seen: Vec<HashSet<u64>>,
     suffix: u64,
     /// Tuples of referenced column sets that are not plain sequences.
-    kept: Vec<(Vec<String>, Vec<usize>, Vec<Vec<Value>>)>,
+    kept: Vec<Kept>,
 }
 
 impl TableState {
@@ -444,15 +447,15 @@ impl TableState {
             return;
         }
         row[i] = g.next(&mut self.col_rngs[i]);
-        if let (Some(max), Value::Text(s)) = (t.max_len[i], &mut row[i]) {
-            if s.chars().count() > max {
-                *s = s
-                    .chars()
-                    .take(max)
-                    .collect::<String>()
-                    .trim_end()
-                    .to_string();
-            }
+        if let (Some(max), Value::Text(s)) = (t.max_len[i], &mut row[i])
+            && s.chars().count() > max
+        {
+            *s = s
+                .chars()
+                .take(max)
+                .collect::<String>()
+                .trim_end()
+                .to_string();
         }
     }
 
@@ -574,12 +577,12 @@ impl TableState {
 
     fn suffix_or_null(&mut self, t: &TablePlan, row: &mut [Value], cols: &[usize]) -> bool {
         for &c in cols {
-            if let ColGen::Value(g) = &t.gens[c] {
-                if g.can_suffix() {
-                    self.suffix += 1;
-                    row[c] = with_suffix(&row[c], self.suffix, t.max_len[c]);
-                    return true;
-                }
+            if let ColGen::Value(g) = &t.gens[c]
+                && g.can_suffix()
+            {
+                self.suffix += 1;
+                row[c] = with_suffix(&row[c], self.suffix, t.max_len[c]);
+                return true;
             }
         }
         // NULLs never collide; a nullable column may take one rather than fail.

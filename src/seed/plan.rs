@@ -174,9 +174,12 @@ fn check_names(scenario: &Scenario, schema: &Schema) -> Result<(), SeedError> {
     Ok(())
 }
 
+/// Table indexes in generation order, and the (table, foreign key) edges set aside.
+type Order = (Vec<usize>, Vec<(usize, usize)>);
+
 /// Topological order of the tables; when a cycle remains, a nullable foreign key of it is
 /// set aside (returned as (table, fk) pairs) and filled after the fact.
-fn order(schema: &Schema) -> Result<(Vec<usize>, Vec<(usize, usize)>), SeedError> {
+fn order(schema: &Schema) -> Result<Order, SeedError> {
     let index_of = |name: &str| schema.tables.iter().position(|t| t.name == name);
     let mut done = vec![false; schema.tables.len()];
     let mut order = Vec::new();

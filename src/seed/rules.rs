@@ -367,7 +367,10 @@ fn integer_range(name: &str, bytes: u8) -> (i64, i64) {
     (by_name.0.min(max), by_name.1.min(max))
 }
 
-fn check_range(column: &Column) -> Option<(Option<(f64, bool)>, Option<(f64, bool)>)> {
+/// A numeric bound and whether it is inclusive.
+type Bound = Option<(f64, bool)>;
+
+fn check_range(column: &Column) -> Option<(Bound, Bound)> {
     column.checks.iter().find_map(|c| match c {
         CheckRule::Range { min, max } => {
             let num = |b: &Option<(Literal, bool)>| {
@@ -382,11 +385,7 @@ fn check_range(column: &Column) -> Option<(Option<(f64, bool)>, Option<(f64, boo
 }
 
 /// Narrow (lo, hi) to a CHECK range; if they do not overlap, the constraint wins.
-fn clamp(
-    lo: f64,
-    hi: f64,
-    range: Option<(Option<(f64, bool)>, Option<(f64, bool)>)>,
-) -> (f64, f64) {
+fn clamp(lo: f64, hi: f64, range: Option<(Bound, Bound)>) -> (f64, f64) {
     let Some((min, max)) = range else {
         return (lo, hi);
     };
