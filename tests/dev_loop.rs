@@ -265,7 +265,6 @@ fn the_real_sqlite3_cli_reads_the_database() {
 /// while only 8 label names exist; and `check_unique_capacity` does not count the tuples
 /// already taken per parent, so this is not refused before the transaction starts.
 #[test]
-#[ignore = "src bug: seeding demo on top of demo data fails on labels' unique (organisation_id, name)"]
 fn seed_on_top_of_demo_data_adds_rows() {
     let p = Project::new();
     let db = p.db("dev");

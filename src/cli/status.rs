@@ -12,7 +12,8 @@ pub struct StatusArgs {
 pub async fn run(args: &StatusArgs, g: &GlobalArgs, project: &Project) -> anyhow::Result<u8> {
     let s = project::status(project, args.env.as_deref()).await?;
     if g.json {
-        return super::print_json(&s).map(|()| 0);
+        let code = if s.health == "ok" || !s.exists { 0 } else { 1 };
+        return super::print_json(&s).map(|()| code);
     }
     println!(
         "env        {} ({}, {} via {})",

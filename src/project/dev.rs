@@ -265,6 +265,10 @@ pub async fn down(
             ),
         });
     }
+    if path.exists() {
+        // `up` and `reset` refuse such a file; deleting it would be worse.
+        ensure_sqlite_file(&path)?;
+    }
     let mut removed = Vec::new();
     for suffix in ["", "-wal", "-shm", "-journal", ".migrate-lock"] {
         let mut p = path.as_os_str().to_owned();

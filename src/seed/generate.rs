@@ -204,7 +204,11 @@ impl Generator {
             let cols: Vec<&str> = key.iter().map(|c| t.columns[*c].as_str()).collect();
             let (need, scope) = match (&t.count, grouped) {
                 (RowCount::Per { fk, max, .. }, true) => {
-                    (*max as u128, format!(" per {} row", t.fks[*fk].parent))
+                    let busiest = self.busiest_group(t, key, &t.fks[*fk].columns);
+                    (
+                        *max as u128 + busiest,
+                        format!(" per {} row", t.fks[*fk].parent),
+                    )
                 }
                 _ => {
                     let taken = self.existing_count(
@@ -223,6 +227,28 @@ impl Generator {
             }
         }
         Ok(())
+    }
+
+    /// The most existing rows any one parent already has under a grouped unique key
+    /// (seeding on top: those values are taken for that parent).
+    fn busiest_group(&self, t: &TablePlan, key: &[usize], group_columns: &[usize]) -> u128 {
+        let names: Vec<String> = key.iter().map(|c| t.columns[*c].clone()).collect();
+        let Some(tuples) = self.existing.tuples.get(&(t.name.clone(), names)) else {
+            return 0;
+        };
+        let positions: Vec<usize> = group_columns
+            .iter()
+            .filter_map(|g| key.iter().position(|k| k == g))
+            .collect();
+        let mut counts: BTreeMap<Vec<u8>, u128> = BTreeMap::new();
+        for tuple in tuples {
+            let mut group = Vec::new();
+            for p in &positions {
+                tuple[*p].encode_into(&mut group);
+            }
+            *counts.entry(group).or_default() += 1;
+        }
+        counts.into_values().max().unwrap_or(0)
     }
 
     /// Generate everything, handing work to `emit`; stops early (returning Ok) when `emit`

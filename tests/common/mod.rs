@@ -145,7 +145,7 @@ impl Project {
             for entry in std::fs::read_dir(dir).unwrap().flatten() {
                 let path = entry.path();
                 let rel = path.strip_prefix(root).unwrap().to_path_buf();
-                if rel.starts_with(".dbenv/locks") || rel.extension().is_some_and(|e| e == "lock") {
+                if rel.starts_with(".dbenv/locks") || rel.to_string_lossy().ends_with("lock") {
                     continue;
                 }
                 if path.is_dir() {
