@@ -3,10 +3,9 @@ use dbenv::project::{self, Project, ResetOptions, ResetReport};
 
 use super::{GlobalArgs, GuardArgs};
 
+/// How a database is built: shared by `up` and `reset`.
 #[derive(Debug, Args)]
-pub struct ResetArgs {
-    /// The env (default: project.default_env).
-    pub env: Option<String>,
+pub struct BuildArgs {
     /// Scenario to rebuild with (default: the env's `scenario`, else `empty`).
     #[arg(long, short)]
     pub scenario: Option<String>,
@@ -16,6 +15,14 @@ pub struct ResetArgs {
     /// Rebuild from scratch instead of copying a cached template.
     #[arg(long, env = "DBENV_NO_TEMPLATE")]
     pub no_template: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ResetArgs {
+    /// The env (default: project.default_env).
+    pub env: Option<String>,
+    #[command(flatten)]
+    pub build: BuildArgs,
     #[command(flatten)]
     pub guard: GuardArgs,
 }
@@ -23,9 +30,9 @@ pub struct ResetArgs {
 pub async fn run(args: &ResetArgs, g: &GlobalArgs, project: &Project) -> anyhow::Result<u8> {
     let (name, production) = super::is_production(project, args.env.as_deref());
     let options = ResetOptions {
-        scenario: args.scenario.clone(),
-        seed: args.seed,
-        no_template: args.no_template,
+        scenario: args.build.scenario.clone(),
+        seed: args.build.seed,
+        no_template: args.build.no_template,
         progress: super::progress::bar(g.quiet > 0),
         confirmation: args.guard.confirmation(&name, production),
     };

@@ -7,22 +7,15 @@ use super::GlobalArgs;
 pub struct UpArgs {
     /// The env (default: project.default_env).
     pub env: Option<String>,
-    /// Scenario to seed a new database with (default: the env's `scenario`, else `empty`).
-    #[arg(long, short)]
-    pub scenario: Option<String>,
-    /// Seed for the fake data generator (default: the scenario's `seed`).
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Build the database from scratch instead of copying a cached template.
-    #[arg(long, env = "DBENV_NO_TEMPLATE")]
-    pub no_template: bool,
+    #[command(flatten)]
+    pub build: super::reset::BuildArgs,
 }
 
 pub async fn run(args: &UpArgs, g: &GlobalArgs, project: &Project) -> anyhow::Result<u8> {
     let options = ResetOptions {
-        scenario: args.scenario.clone(),
-        seed: args.seed,
-        no_template: args.no_template,
+        scenario: args.build.scenario.clone(),
+        seed: args.build.seed,
+        no_template: args.build.no_template,
         progress: super::progress::bar(g.quiet > 0),
         confirmation: Default::default(),
     };
