@@ -51,6 +51,10 @@ pub enum Error {
     /// A precondition on existing state failed (for example a file that is not SQLite).
     #[error("{0}")]
     State(String),
+    /// A database server could not be provided: Docker unreachable, an image missing, a port
+    /// taken, a server that would not start. The message says what to do about it.
+    #[error("{0}")]
+    Server(String),
     /// The user interrupted the operation (Ctrl-C); nothing was half-written.
     #[error("interrupted: {0}")]
     Interrupted(String),

@@ -38,6 +38,7 @@ pub mod engine;
 mod error;
 pub mod migrate;
 pub mod project;
+pub mod provider;
 pub mod schema;
 pub mod seed;
 pub mod sqltext;

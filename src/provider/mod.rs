@@ -1,0 +1,107 @@
+//! Providers: how a database server comes to exist for an env.
+//!
+//! - `file`: SQLite, a file in the project (no server);
+//! - [`container`]: a Docker container that outlives the command, found again by its labels;
+//! - [`native`]: a server process from the machine's own binaries, data under `.dbenv/<env>/`;
+//! - `external`: a server that already runs, given by `url`; dbenv only creates and drops the
+//!   databases it owns there.
+//!
+//! Every provider ends with an [`Endpoint`]: where the server listens and how to log in.
+
+use crate::config::EngineKind;
+
+/// Where a running server listens and the account dbenv uses on it (an administrator of the
+/// server for container and native providers, the URL's user for external servers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub engine: EngineKind,
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: String,
+}
+
+impl Endpoint {
+    /// A connection URL for `database` on this server, password included (dev use, `url`).
+    pub fn url(&self, database: &str) -> String {
+        format!(
+            "{}://{}:{}@{}:{}/{}",
+            self.scheme(),
+            encode(&self.user),
+            encode(&self.password),
+            self.host,
+            self.port,
+            encode(database)
+        )
+    }
+
+    /// The same URL with the password replaced by `***`, for logs and production output.
+    pub fn redacted_url(&self, database: &str) -> String {
+        format!(
+            "{}://{}:***@{}:{}/{}",
+            self.scheme(),
+            encode(&self.user),
+            self.host,
+            self.port,
+            encode(database)
+        )
+    }
+
+    /// The server's maintenance database, used for CREATE/DROP DATABASE.
+    pub fn admin_database(&self) -> &'static str {
+        match self.engine {
+            EngineKind::Postgres => "postgres",
+            _ => "mysql",
+        }
+    }
+
+    fn scheme(&self) -> &'static str {
+        match self.engine {
+            EngineKind::Postgres => "postgres",
+            EngineKind::Sqlite => "sqlite",
+            EngineKind::Mysql | EngineKind::Mariadb => "mysql",
+        }
+    }
+}
+
+/// Percent-encode a URL user, password or path segment (RFC 3986 unreserved kept as is).
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_encode_credentials_and_redact_the_password() {
+        let e = Endpoint {
+            engine: EngineKind::Postgres,
+            host: "127.0.0.1".into(),
+            port: 5433,
+            user: "app".into(),
+            password: "p@ss/w:rd".into(),
+        };
+        assert_eq!(
+            e.url("dev_pg"),
+            "postgres://app:p%40ss%2Fw%3Ard@127.0.0.1:5433/dev_pg"
+        );
+        assert_eq!(
+            e.redacted_url("dev_pg"),
+            "postgres://app:***@127.0.0.1:5433/dev_pg"
+        );
+        let m = Endpoint {
+            engine: EngineKind::Mariadb,
+            ..e
+        };
+        assert!(m.url("x").starts_with("mysql://"));
+    }
+}
