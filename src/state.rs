@@ -89,11 +89,20 @@ pub fn write_atomic(target: &Path, bytes: &[u8]) -> Result<(), Error> {
         std::fs::create_dir_all(parent).at(parent)?;
     }
     let temp = temp_beside(target);
-    let mut file = File::create(&temp).at(&temp)?;
+    // Private to the user: state files may hold a generated server password.
+    let mut file = private_file(&temp).at(&temp)?;
     file.write_all(bytes).at(&temp)?;
     file.sync_all().at(&temp)?;
     drop(file);
     rename_synced(&temp, target)
+}
+
+fn private_file(path: &Path) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
 }
 
 /// Copy `source` over `target` atomically: readers see the old file or the new one, never a
@@ -165,6 +174,19 @@ pub struct EnvState {
     pub seeded_on_top: Vec<String>,
     pub template: Option<String>,
     pub updated_at: String,
+    /// Server envs: how the server was provided (container, native process, external).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<crate::provider::ServerState>,
+    /// Server envs: the database that holds the env's data on that server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+    /// dbenv created that database (so it may drop it, even on an external server).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub owns_database: bool,
+    /// A password dbenv generated for a server it started (never one from dbenv.toml, which
+    /// stays where the user keeps it). The state file is private to the user (0600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generated_password: Option<String>,
 }
 
 impl StateDir {

@@ -10,13 +10,16 @@ pub struct GcArgs {
     pub dry_run: bool,
 }
 
-pub fn run(args: &GcArgs, g: &GlobalArgs, project: &Project) -> anyhow::Result<u8> {
-    let report = project::gc(project, args.dry_run)?;
+pub async fn run(args: &GcArgs, g: &GlobalArgs, project: &Project) -> anyhow::Result<u8> {
+    let report = project::gc(project, args.dry_run).await?;
     if g.json {
         return super::print_json(&report).map(|()| 0);
     }
     for path in &report.removed {
         println!("{}", path.display());
+    }
+    for what in &report.removed_servers {
+        println!("{what}");
     }
     if g.quiet == 0 {
         let verb = if args.dry_run {
@@ -25,9 +28,10 @@ pub fn run(args: &GcArgs, g: &GlobalArgs, project: &Project) -> anyhow::Result<u
             "removed"
         };
         eprintln!(
-            "{verb} {} file(s), {} kB; kept {} current template(s)",
+            "{verb} {} file(s), {} kB, {} server object(s); kept {} current template(s)",
             report.removed.len(),
             report.freed_bytes / 1024,
+            report.removed_servers.len(),
             report.kept_templates
         );
     }

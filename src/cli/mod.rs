@@ -145,7 +145,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
                 Command::Status(args) => status::run(args, g, &project).await,
                 Command::Url(args) => url::run(args, g, &project),
                 Command::Migrate(args) => migrate::run(args, g, &project).await,
-                Command::Gc(args) => gc::run(args, g, &project),
+                Command::Gc(args) => gc::run(args, g, &project).await,
                 Command::Init(_) | Command::Completions(_) => unreachable!("handled above"),
             }
         }

@@ -3,8 +3,18 @@
 //! The shared algorithms (migrations, seeding, templates) are written once, generic over
 //! [`Backend`]; each engine module implements the trait with its own SQL and fast paths.
 
+mod any;
+#[cfg(feature = "mysql")]
+pub mod mysql;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+mod stub;
+#[allow(unused_imports)]
+pub(crate) use crate::mysql_stub_impl;
+
+pub use any::{AnyBackend, ServerAdmin};
 
 use std::time::Duration;
 

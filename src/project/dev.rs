@@ -55,8 +55,12 @@ pub async fn up(
 ) -> Result<ResetReport, Error> {
     let start = Instant::now();
     let env = project.env(env)?;
-    let path = project.sqlite_file(env)?;
     let _lock = project.lock(env)?;
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
+    if env.engine.is_server() {
+        return super::server_dev::up(project, env, options, start).await;
+    }
+    let path = project.sqlite_file(env)?;
     if !path.exists() {
         return materialize(project, env, &path, options, start).await;
     }
@@ -89,8 +93,12 @@ pub async fn reset(
     let start = Instant::now();
     let env = project.env(env)?;
     guard(env, "reset", &options.confirmation)?;
-    let path = project.sqlite_file(env)?;
     let _lock = project.lock(env)?;
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
+    if env.engine.is_server() {
+        return super::server_dev::reset(project, env, options, start).await;
+    }
+    let path = project.sqlite_file(env)?;
     if path.exists() {
         // Never replace something that is not a database we made: a mistyped `path` must
         // not cost anyone a file.
@@ -150,6 +158,7 @@ async fn materialize(
         seeded_on_top: Vec::new(),
         template: template.as_ref().map(|t| t.display().to_string()),
         updated_at: chrono::Utc::now().to_rfc3339(),
+        ..Default::default()
     };
     project.state.write_env(&env.name, &state)?;
     info!(env = %env.name, scenario = %name, seed, rows, "database ready");
@@ -214,7 +223,7 @@ pub async fn seed_on_top(
     .await?;
     db.close().await?;
     let mut state = project.state.read_env(&env.name).unwrap_or_default();
-    state.engine = "sqlite".into();
+    state.engine = env.engine.to_string();
     state.seeded_on_top.push(name);
     state.updated_at = chrono::Utc::now().to_rfc3339();
     project.state.write_env(&env.name, &state)?;
@@ -252,8 +261,12 @@ pub async fn down(
     if purge {
         guard(env, "purge the data", confirmation)?;
     }
-    let path = project.sqlite_file(env)?;
     let _lock = project.lock(env)?;
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
+    if env.engine.is_server() {
+        return down_server(project, env, purge).await;
+    }
+    let path = project.sqlite_file(env)?;
     if !purge {
         return Ok(DownReport {
             env: env.name.clone(),
@@ -288,6 +301,26 @@ pub async fn down(
         env: env.name.clone(),
         purged: true,
         removed,
+        message,
+    })
+}
+
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+async fn down_server(project: &Project, env: &EnvConfig, purge: bool) -> Result<DownReport, Error> {
+    let mut message = super::server::stop(project, env, purge).await?;
+    if purge {
+        if env.provider == crate::config::ProviderKind::External
+            && let Some(db) = super::server_dev::drop_external_database(project, env).await?
+        {
+            message =
+                format!("dropped database {db} on the external server (the server keeps running)");
+        }
+        project.state.remove_env(&env.name)?;
+    }
+    Ok(DownReport {
+        env: env.name.clone(),
+        purged: purge,
+        removed: Vec::new(),
         message,
     })
 }

@@ -17,14 +17,19 @@ pub struct GcReport {
     pub removed: Vec<PathBuf>,
     pub kept_templates: usize,
     pub freed_bytes: u64,
+    /// Containers, volumes, native servers and server databases removed.
+    pub removed_servers: Vec<String>,
     pub dry_run: bool,
 }
 
-pub fn gc(project: &Project, dry_run: bool) -> Result<GcReport, Error> {
+pub async fn gc(project: &Project, dry_run: bool) -> Result<GcReport, Error> {
     let mut report = GcReport {
         dry_run,
         ..Default::default()
     };
+    // First: the server part reads the state of envs that left dbenv.toml, removed below.
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
+    super::gc_server::gc_servers(project, &mut report).await?;
     let migrations = project.migrations()?.fingerprint();
     let dir = project.state.templates("sqlite");
     if !dry_run {

@@ -1,13 +1,15 @@
-//! `dbenv migrate` and its subcommands, for an env.
+//! `dbenv migrate` and its subcommands, for an env of any engine.
 
 use serde::Serialize;
 
 use super::guard::{Confirmation, guard};
 use super::{Project, open_existing};
-use crate::engine::Backend;
+use crate::config::EnvConfig;
 use crate::engine::sqlite::{OpenMode, SqliteBackend};
+use crate::engine::{AnyBackend, Backend};
 use crate::error::Error;
 use crate::migrate::{self, Applied, ApplyOptions, LocalMigration, StatusLine};
+use crate::state::FileLock;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct MigrateReport {
@@ -23,15 +25,13 @@ pub async fn migrate_plan(
 ) -> Result<Vec<LocalMigration>, Error> {
     let env = project.env(env)?;
     let set = project.migrations()?;
-    let path = project.sqlite_file(env)?;
-    if !path.exists() {
+    let Some(mut db) = open_if_exists(project, env).await? else {
         return Ok(set
             .migrations
             .into_iter()
             .filter(|m| target.is_none_or(|t| m.version <= t))
             .collect());
-    }
-    let mut db = SqliteBackend::open(&path, OpenMode::Existing).await?;
+    };
     let pending = migrate::apply::pending(&mut db, &set, &env.name, target)
         .await?
         .into_iter()
@@ -41,7 +41,7 @@ pub async fn migrate_plan(
     Ok(pending)
 }
 
-/// Apply pending migrations to an env (creating its database file if needed).
+/// Apply pending migrations to an env (creating its database if needed).
 pub async fn migrate(
     project: &Project,
     env: Option<&str>,
@@ -49,18 +49,8 @@ pub async fn migrate(
 ) -> Result<MigrateReport, Error> {
     let env = project.env(env)?;
     let set = project.migrations()?;
-    let path = project.sqlite_file(env)?;
     let _lock = project.lock(env)?;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    }
-    let mode = if path.exists() {
-        OpenMode::Existing
-    } else {
-        OpenMode::Scratch
-    };
-    let mut db = SqliteBackend::open(&path, mode).await?;
-    let _migrate_lock = migrate::lock_sqlite(&path, project.lock_timeout)?;
+    let (mut db, _migrate_lock) = open_or_create(project, env).await?;
     let applied = migrate::apply(&mut db, &set, &env.name, &ApplyOptions { target }).await;
     db.close().await?;
     Ok(MigrateReport {
@@ -76,17 +66,16 @@ pub async fn migrate_status(
 ) -> Result<Vec<StatusLine>, Error> {
     let env = project.env(env)?;
     let set = project.migrations()?;
-    let path = project.sqlite_file(env)?;
-    let applied = if path.exists() {
-        let mut db = SqliteBackend::open(&path, OpenMode::Existing).await?;
-        let applied = db
-            .applied_migrations()
-            .await
-            .map_err(|e| Error::db("reading _sqlx_migrations", e))?;
-        db.close().await?;
-        applied
-    } else {
-        Vec::new()
+    let applied = match open_if_exists(project, env).await? {
+        Some(mut db) => {
+            let applied = db
+                .applied_migrations()
+                .await
+                .map_err(|e| Error::db("reading _sqlx_migrations", e))?;
+            db.close().await?;
+            applied
+        }
+        None => Vec::new(),
     };
     Ok(migrate::status(&set, &applied))
 }
@@ -103,11 +92,79 @@ pub async fn migrate_down(
     let set = project.migrations()?;
     let _lock = project.lock(env)?;
     let mut db = open_existing(project, env).await?;
-    let _migrate_lock = migrate::lock_sqlite(db.path(), project.lock_timeout)?;
+    let _migrate_lock = sqlite_migrate_lock(project, env)?;
     let reverted = migrate::revert(&mut db, &set, &env.name, to).await;
     db.close().await?;
     Ok(MigrateReport {
         env: env.name.clone(),
         applied: reverted?,
     })
+}
+
+/// The env's database when it exists (a server env's server is started when stopped).
+async fn open_if_exists(project: &Project, env: &EnvConfig) -> Result<Option<AnyBackend>, Error> {
+    if env.engine.is_server() {
+        #[cfg(any(feature = "postgres", feature = "mysql"))]
+        {
+            let (server, _) = super::server::ensure_up(project, env).await?;
+            if !server
+                .admin()
+                .await?
+                .database_exists(&server.database)
+                .await?
+            {
+                return Ok(None);
+            }
+            return Ok(Some(AnyBackend::connect(env.engine, &server.url()).await?));
+        }
+    }
+    let path = project.sqlite_file(env)?;
+    if !path.exists() {
+        return Ok(None);
+    }
+    Ok(Some(AnyBackend::Sqlite(
+        SqliteBackend::open(&path, OpenMode::Existing).await?,
+    )))
+}
+
+/// The env's database, created empty when missing, and (SQLite) the migration file lock.
+async fn open_or_create(
+    project: &Project,
+    env: &EnvConfig,
+) -> Result<(AnyBackend, Option<FileLock>), Error> {
+    if env.engine.is_server() {
+        #[cfg(any(feature = "postgres", feature = "mysql"))]
+        {
+            let (server, mut state) = super::server::ensure_up(project, env).await?;
+            let mut admin = server.admin().await?;
+            if !admin.database_exists(&server.database).await? {
+                admin.create_database(&server.database).await?;
+                state.owns_database = true;
+                project.state.write_env(&env.name, &state)?;
+            }
+            let db = AnyBackend::connect(env.engine, &server.url()).await?;
+            return Ok((db, None));
+        }
+    }
+    let path = project.sqlite_file(env)?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let mode = if path.exists() {
+        OpenMode::Existing
+    } else {
+        OpenMode::Scratch
+    };
+    let db = SqliteBackend::open(&path, mode).await?;
+    let lock = migrate::lock_sqlite(&path, project.lock_timeout)?;
+    Ok((AnyBackend::Sqlite(db), Some(lock)))
+}
+
+/// SQLite takes no lock of its own: keep two migrators of one file apart.
+fn sqlite_migrate_lock(project: &Project, env: &EnvConfig) -> Result<Option<FileLock>, Error> {
+    if env.engine.is_server() {
+        return Ok(None);
+    }
+    let path = project.sqlite_file(env)?;
+    Ok(Some(migrate::lock_sqlite(&path, project.lock_timeout)?))
 }

@@ -3,8 +3,14 @@
 
 mod dev;
 mod gc;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+mod gc_server;
 mod guard;
 mod migrations;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+mod server;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+mod server_dev;
 mod status;
 
 use std::path::{Path, PathBuf};
@@ -19,6 +25,7 @@ pub use migrations::{MigrateReport, migrate, migrate_down, migrate_plan, migrate
 pub use status::{Status, TableCount, status};
 
 use crate::config::{Config, EngineKind, EnvConfig};
+use crate::engine::AnyBackend;
 use crate::engine::sqlite::{OpenMode, SqliteBackend};
 use crate::error::Error;
 use crate::migrate::MigrationSet;
@@ -83,36 +90,58 @@ impl Project {
     }
 }
 
-/// The connection URL of an env, as an application would use it (sqlx's format).
+/// The connection URL of an env, as an application would use it (sqlx's format). Server
+/// envs have one once `dbenv up` has brought their server up.
 pub fn url(project: &Project, env: &EnvConfig) -> Result<String, Error> {
     match env.engine {
         EngineKind::Sqlite => Ok(format!("sqlite://{}", project.sqlite_file(env)?.display())),
-        _ => match &env.url {
-            Some(url) => Ok(url.resolve()?),
-            None => Err(not_yet(env)),
+        // An external server's URL is the user's own, printed as written.
+        _ if env.provider == crate::config::ProviderKind::External
+            && env.database.is_none()
+            && let Some(url) = &env.url =>
+        {
+            Ok(url.resolve()?)
+        }
+        #[cfg(any(feature = "postgres", feature = "mysql"))]
+        _ => match server::known(project, env)? {
+            Some(server) => Ok(server.url()),
+            None => Err(Error::State(format!(
+                "env {} has no server yet; run `dbenv up {}` first",
+                env.name, env.name
+            ))),
         },
+        #[cfg(not(any(feature = "postgres", feature = "mysql")))]
+        _ => Err(not_compiled(env)),
     }
 }
 
 pub(crate) fn require_sqlite(env: &EnvConfig) -> Result<(), Error> {
     match env.engine {
         EngineKind::Sqlite => Ok(()),
-        _ => Err(not_yet(env)),
+        _ => Err(Error::Unsupported(format!(
+            "env {} uses {}, which has no database file",
+            env.name, env.engine
+        ))),
     }
 }
 
-fn not_yet(env: &EnvConfig) -> Error {
+#[cfg(not(any(feature = "postgres", feature = "mysql")))]
+fn not_compiled(env: &EnvConfig) -> Error {
     Error::Unsupported(format!(
-        "env {} uses {}, but this build of dbenv provisions SQLite envs only (server engines are the next milestone); use engine = \"sqlite\" for now",
-        env.name, env.engine
+        "env {} uses {}, but this build of dbenv has no server engines; rebuild with `--features {}`",
+        env.name, env.engine, env.engine
     ))
 }
 
-/// Open an env's existing SQLite database, with a clear error when there is none yet.
-pub(crate) async fn open_existing(
-    project: &Project,
-    env: &EnvConfig,
-) -> Result<SqliteBackend, Error> {
+/// Open an env's existing database (starting a server env's server when it is stopped),
+/// with a clear error when there is none yet.
+pub(crate) async fn open_existing(project: &Project, env: &EnvConfig) -> Result<AnyBackend, Error> {
+    if env.engine.is_server() {
+        #[cfg(any(feature = "postgres", feature = "mysql"))]
+        return server_dev::open_existing(project, env).await;
+        #[cfg(not(any(feature = "postgres", feature = "mysql")))]
+        return Err(not_compiled(env));
+    }
     let path = project.sqlite_file(env)?;
     if !path.exists() {
         return Err(Error::State(format!(
@@ -122,5 +151,7 @@ pub(crate) async fn open_existing(
             env.name
         )));
     }
-    SqliteBackend::open(&path, OpenMode::Existing).await
+    Ok(AnyBackend::Sqlite(
+        SqliteBackend::open(&path, OpenMode::Existing).await?,
+    ))
 }

@@ -3,8 +3,9 @@
 use serde::Serialize;
 
 use super::{Project, url};
-use crate::engine::Backend;
+use crate::config::EnvConfig;
 use crate::engine::sqlite::{OpenMode, SqliteBackend};
+use crate::engine::{AnyBackend, Backend};
 use crate::error::Error;
 use crate::migrate::{self, MigrationState};
 use crate::state::EnvState;
@@ -44,17 +45,16 @@ pub struct TableCount {
 
 pub async fn status(project: &Project, env: Option<&str>) -> Result<Status, Error> {
     let env = project.env(env)?;
-    let path = project.sqlite_file(env)?;
     let set = project.migrations()?;
     let mut status = Status {
         env: env.name.clone(),
         kind: env.kind.to_string(),
         engine: env.engine.to_string(),
         provider: env.provider.to_string(),
-        location: path.display().to_string(),
-        url: url(project, env)?,
-        exists: path.exists(),
-        size_bytes: std::fs::metadata(&path).ok().map(|m| m.len()),
+        location: String::new(),
+        url: String::new(),
+        exists: false,
+        size_bytes: None,
         server_version: None,
         health: "not created: run `dbenv up`".into(),
         migrations: MigrationSummary {
@@ -64,30 +64,110 @@ pub async fn status(project: &Project, env: Option<&str>) -> Result<Status, Erro
         tables: Vec::new(),
         state: project.state.read_env(&env.name),
     };
-    if !status.exists {
+    let db = if env.engine.is_server() {
+        server_database(project, env, &mut status).await?
+    } else {
+        sqlite_database(project, env, &mut status).await?
+    };
+    let Some(mut db) = db else {
         return Ok(status);
+    };
+    status.server_version = db.server_version().await.ok();
+    describe(&mut db, &set, &mut status).await?;
+    db.close().await?;
+    Ok(status)
+}
+
+/// The SQLite file, when it exists and is sound (`PRAGMA quick_check`).
+async fn sqlite_database(
+    project: &Project,
+    env: &EnvConfig,
+    status: &mut Status,
+) -> Result<Option<AnyBackend>, Error> {
+    let path = project.sqlite_file(env)?;
+    status.location = path.display().to_string();
+    status.url = url(project, env)?;
+    status.exists = path.exists();
+    status.size_bytes = std::fs::metadata(&path).ok().map(|m| m.len());
+    if !status.exists {
+        return Ok(None);
     }
     let mut db = match SqliteBackend::open(&path, OpenMode::Existing).await {
         Ok(db) => db,
         Err(e) => {
             status.health = format!("unusable: {e}");
-            return Ok(status);
+            return Ok(None);
         }
     };
-    status.server_version = db.server_version().await.ok();
     status.health = match db.quick_check().await {
         Ok(r) if r == "ok" => "ok".into(),
         Ok(r) => format!("corrupt: {r}"),
         Err(e) => format!("unusable: {}", migrate::database_message(&e)),
     };
-    if status.health != "ok" {
-        return Ok(status);
+    Ok((status.health == "ok").then_some(AnyBackend::Sqlite(db)))
+}
+
+/// The env's database on its server, when the server runs (never started by `status`).
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+async fn server_database(
+    project: &Project,
+    env: &EnvConfig,
+    status: &mut Status,
+) -> Result<Option<AnyBackend>, Error> {
+    let Some(server) = super::server::known(project, env)? else {
+        return Ok(None);
+    };
+    status.location = super::server::location(project, env);
+    status.url = if env.kind == crate::config::EnvKind::Production {
+        server.endpoint.redacted_url(&server.database)
+    } else {
+        server.url()
+    };
+    let (running, health) = super::server::health(project, env).await;
+    status.health = health;
+    if !running {
+        return Ok(None);
     }
+    let mut admin = match server.admin().await {
+        Ok(admin) => admin,
+        Err(e) => {
+            status.health = format!("not answering: {e}");
+            return Ok(None);
+        }
+    };
+    status.exists = admin.database_exists(&server.database).await?;
+    if !status.exists {
+        status.health = format!(
+            "server running, but database {} does not exist: run `dbenv up {}`",
+            server.database, env.name
+        );
+        return Ok(None);
+    }
+    status.health = "ok".into();
+    Ok(Some(AnyBackend::connect(env.engine, &server.url()).await?))
+}
+
+#[cfg(not(any(feature = "postgres", feature = "mysql")))]
+async fn server_database(
+    _: &Project,
+    env: &EnvConfig,
+    status: &mut Status,
+) -> Result<Option<AnyBackend>, Error> {
+    status.health = format!("this build of dbenv has no {} engine", env.engine);
+    Ok(None)
+}
+
+/// Migration summary and row counts of a sound database.
+async fn describe(
+    db: &mut AnyBackend,
+    set: &crate::migrate::MigrationSet,
+    status: &mut Status,
+) -> Result<(), Error> {
     let applied = db
         .applied_migrations()
         .await
         .map_err(|e| Error::db("reading _sqlx_migrations", e))?;
-    let lines = migrate::status(&set, &applied);
+    let lines = migrate::status(set, &applied);
     let count = |s: MigrationState| lines.iter().filter(|l| l.state == s).count();
     status.migrations = MigrationSummary {
         latest_applied: applied.iter().map(|a| a.version).max(),
@@ -106,6 +186,5 @@ pub async fn status(project: &Project, env: Option<&str>) -> Result<Status, Erro
             rows,
         });
     }
-    db.close().await?;
-    Ok(status)
+    Ok(())
 }

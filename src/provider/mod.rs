@@ -8,6 +8,14 @@
 //!
 //! Every provider ends with an [`Endpoint`]: where the server listens and how to log in.
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub mod container;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub mod native;
+mod state;
+
+pub use state::ServerState;
+
 use crate::config::EngineKind;
 
 /// Where a running server listens and the account dbenv uses on it (an administrator of the
@@ -19,12 +27,14 @@ pub struct Endpoint {
     pub port: u16,
     pub user: String,
     pub password: String,
+    /// Connection parameters of an external URL (`sslmode=require`…), kept on every URL.
+    pub query: Option<String>,
 }
 
 impl Endpoint {
     /// A connection URL for `database` on this server, password included (dev use, `url`).
     pub fn url(&self, database: &str) -> String {
-        format!(
+        let url = format!(
             "{}://{}:{}@{}:{}/{}",
             self.scheme(),
             encode(&self.user),
@@ -32,19 +42,28 @@ impl Endpoint {
             self.host,
             self.port,
             encode(database)
-        )
+        );
+        self.with_query(url)
     }
 
     /// The same URL with the password replaced by `***`, for logs and production output.
     pub fn redacted_url(&self, database: &str) -> String {
-        format!(
+        let url = format!(
             "{}://{}:***@{}:{}/{}",
             self.scheme(),
             encode(&self.user),
             self.host,
             self.port,
             encode(database)
-        )
+        );
+        self.with_query(url)
+    }
+
+    fn with_query(&self, url: String) -> String {
+        match &self.query {
+            Some(q) => format!("{url}?{q}"),
+            None => url,
+        }
     }
 
     /// The server's maintenance database, used for CREATE/DROP DATABASE.
@@ -89,6 +108,7 @@ mod tests {
             port: 5433,
             user: "app".into(),
             password: "p@ss/w:rd".into(),
+            query: None,
         };
         assert_eq!(
             e.url("dev_pg"),

@@ -138,12 +138,27 @@ pub async fn ensure_sqlite(
         build_ms: start.elapsed().as_millis() as u64,
         built_at: chrono::Utc::now().to_rfc3339(),
     };
-    write_atomic(
-        &info_path(&path),
-        &serde_json::to_vec_pretty(&info).expect("serialises"),
-    )?;
+    write_info(&info_path(&path), &info)?;
     info!(template = %key.file_stem(), rows = info.rows, ms = info.build_ms, "built template");
     Ok((path, true))
+}
+
+fn write_info(path: &Path, info: &TemplateInfo) -> Result<(), Error> {
+    write_atomic(path, &serde_json::to_vec_pretty(info).expect("serialises"))
+}
+
+/// Generated keys are correct by construction; a violation found afterwards is a bug.
+fn broken_foreign_keys(scenario: &Scenario, violations: &[String]) -> Error {
+    Error::State(format!(
+        "seeding {} broke foreign keys ({}); this is a dbenv bug, please report it with the scenario",
+        scenario.name,
+        violations
+            .iter()
+            .take(5)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
 }
 
 /// Migrate and seed a fresh SQLite file at `path` (which must not be in use): the fast path,
@@ -168,17 +183,13 @@ pub async fn build_sqlite(
         .await
         .map_err(|e| Error::db("checking foreign keys", e))?;
     if !violations.is_empty() {
-        return Err(Error::State(format!(
-            "seeding {} broke foreign keys ({}); this is a dbenv bug, please report it with the scenario",
-            scenario.name,
-            violations
-                .iter()
-                .take(5)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
+        return Err(broken_foreign_keys(scenario, &violations));
     }
     db.close().await?;
     Ok(report)
 }
+
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+mod server;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub use server::{TEMPLATE_PREFIX, build_server, ensure_server, server_database};

@@ -1,0 +1,119 @@
+//! Templates on a database server: a database (PostgreSQL) or schema (MySQL/MariaDB) named
+//! `dbenv_tpl_<hash>`, migrated and seeded once, then cloned by `up`, `reset` and fixtures.
+
+use std::time::{Duration, Instant};
+
+use tracing::info;
+
+use super::{TemplateInfo, TemplateKey, write_info};
+use crate::engine::{AnyBackend, ServerAdmin};
+use crate::error::Error;
+use crate::migrate::{self, ApplyOptions, MigrationSet};
+use crate::provider::Endpoint;
+use crate::seed::{self, Scenario, SeedOptions, SeedReport};
+use crate::state::{FileLock, StateDir};
+
+/// Prefix of every template database dbenv creates on a server.
+pub const TEMPLATE_PREFIX: &str = "dbenv_tpl_";
+
+/// The template database of `key` on a server.
+pub fn server_database(key: &TemplateKey) -> String {
+    format!("{TEMPLATE_PREFIX}{}", &key.hash[..16])
+}
+
+/// The template database for `key` on the server, built first when missing. Builders of
+/// the same template wait for each other (a lock in `.dbenv/locks/`); the database appears
+/// under its real name only once complete (built under a temporary name, then renamed).
+/// Returns the database name, whether it was built now, and its row count when known.
+pub async fn ensure_server(
+    state: &StateDir,
+    endpoint: &Endpoint,
+    admin: &mut ServerAdmin,
+    key: &TemplateKey,
+    migrations: &MigrationSet,
+    scenario: &Scenario,
+    options: &SeedOptions,
+) -> Result<(String, bool, u64), Error> {
+    let name = server_database(key);
+    let info_file = state
+        .templates(&key.engine)
+        .join(format!("{}.json", key.file_stem()));
+    let known_rows = || {
+        std::fs::read(&info_file)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<TemplateInfo>(&b).ok())
+            .map_or(0, |i| i.rows)
+    };
+    if admin.database_exists(&name).await? {
+        return Ok((name, false, known_rows()));
+    }
+    let lock_path = state
+        .locks()
+        .join(format!("template-{}.lock", &key.hash[..16]));
+    let _lock =
+        FileLock::acquire(&lock_path, Duration::from_secs(600), "template").map_err(|_| {
+            Error::Locked(format!(
+                "another dbenv has been building template {} for 10 minutes",
+                key.file_stem()
+            ))
+        })?;
+    if admin.database_exists(&name).await? {
+        return Ok((name, false, known_rows()));
+    }
+    let start = Instant::now();
+    let building = format!("{name}_b{}", std::process::id());
+    let report = build_server(endpoint, admin, &building, migrations, scenario, options).await?;
+    admin.rename_database(&building, &name).await?;
+    let info = TemplateInfo {
+        scenario: key.scenario.clone(),
+        seed: key.seed,
+        migrations: key.migrations.clone(),
+        scenario_fingerprint: key.scenario_fingerprint.clone(),
+        rows: report.total_rows(),
+        build_ms: start.elapsed().as_millis() as u64,
+        built_at: chrono::Utc::now().to_rfc3339(),
+    };
+    write_info(&info_file, &info)?;
+    info!(template = %name, scenario = %key.scenario, rows = info.rows, ms = info.build_ms, "built template");
+    Ok((name, true, info.rows))
+}
+
+/// Create `database` afresh (dropping a leftover of that name), migrate and seed it, and
+/// prove its foreign keys. On failure the half-built database is dropped.
+pub async fn build_server(
+    endpoint: &Endpoint,
+    admin: &mut ServerAdmin,
+    database: &str,
+    migrations: &MigrationSet,
+    scenario: &Scenario,
+    options: &SeedOptions,
+) -> Result<SeedReport, Error> {
+    admin.drop_database(database).await?;
+    admin.create_database(database).await?;
+    let result = migrate_and_seed(endpoint, database, migrations, scenario, options).await;
+    if result.is_err() {
+        let _ = admin.drop_database(database).await;
+    }
+    result
+}
+
+async fn migrate_and_seed(
+    endpoint: &Endpoint,
+    database: &str,
+    migrations: &MigrationSet,
+    scenario: &Scenario,
+    options: &SeedOptions,
+) -> Result<SeedReport, Error> {
+    let mut db = AnyBackend::connect(endpoint.engine, &endpoint.url(database)).await?;
+    migrate::apply(&mut db, migrations, "template", &ApplyOptions::default()).await?;
+    let report = seed::seed(&mut db, scenario, options).await?;
+    let violations = db
+        .foreign_key_violations()
+        .await
+        .map_err(|e| Error::db("checking foreign keys", e))?;
+    if !violations.is_empty() {
+        return Err(super::broken_foreign_keys(scenario, &violations));
+    }
+    db.close().await?;
+    Ok(report)
+}
