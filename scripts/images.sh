@@ -113,7 +113,7 @@ trap 'exit 143' TERM
 
 # ---------------------------------------------------------------------------------------------
 # The Debian base, built once: debootstrap minbase plus apt/dpkg settings that keep images small.
-base_key=$(printf '%s\n' "$suite" "$mirror" minbase v1 | sha256sum | cut -c1-12)
+base_key=$(printf '%s\n' "$suite" "$mirror" minbase v2 | sha256sum | cut -c1-12)
 base_tar=$cache/base-$suite-minbase-$base_key.tar
 
 build_base() {
@@ -150,6 +150,7 @@ APT::Install-Recommends "false";
 APT::Install-Suggests "false";
 Acquire::Languages "none";
 EOF
+  rm -rf "$dir"/var/lib/apt/lists/* "$dir"/var/cache/apt/archives/*.deb "$dir"/var/cache/apt/*.bin
   # Services must not start inside the chroot.
   printf '#!/bin/sh\nexit 101\n' >"$dir/usr/sbin/policy-rc.d"
   chmod 755 "$dir/usr/sbin/policy-rc.d"
@@ -176,6 +177,11 @@ install_postgres() {
     "$root/etc/postgresql-common/createcluster.conf"
   apt_install postgresql-15
   [ -x "$root/usr/lib/postgresql/15/bin/postgres" ] || die "postgresql-15 did not install its server"
+  # No JIT: LLVM is 130 MB of the image, and without llvmjit.so the server simply does not
+  # JIT-compile (jit = on then has no effect). dpkg then lists postgresql-15 with an unmet
+  # dependency, so `apt-get install` inside the image would first need `apt-get -f install`.
+  rm -rf "$root"/usr/lib/postgresql/15/lib/llvmjit* "$root"/usr/lib/postgresql/15/lib/bitcode
+  in_root dpkg --remove --force-depends libllvm14 libz3-4 >>"$work/apt.log" 2>&1
   install -d -o 0 -g 0 -m 1777 "$root/var/lib/postgresql/data"
   chroot "$root" install -d -o postgres -g postgres -m 3777 /var/run/postgresql
 }
@@ -187,10 +193,12 @@ install_mariadb() {
   rm -rf "$root/var/lib/mysql"
   chroot "$root" install -d -o mysql -g mysql -m 755 /var/lib/mysql /run/mysqld
   cat >"$root/etc/mysql/mariadb.conf.d/90-dbenv-container.cnf" <<'EOF'
-# Container settings, as in the official image: no DNS lookups of clients.
+# Container settings, as in the official image: no DNS lookups of clients; no binary log,
+# so Debian's expire_logs_days (which warns without one) is reset.
 [mariadbd]
 host-cache-size = 0
 skip-name-resolve
+expire_logs_days = 0
 EOF
 }
 

@@ -1,14 +1,33 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine: installs what the tests need, then runs them.
-#   bash scripts/test.sh
+#   bash scripts/test.sh [cargo test arguments]
+# Needs: the Rust toolchain, Debian/Ubuntu packages (installed here when missing) and a
+# running Docker engine for the container tests (their images are built locally, once).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The real sqlite3 client opens dbenv's files in the tests.
-if ! command -v sqlite3 >/dev/null; then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && apt-get install -y -qq sqlite3 >/dev/null
-  else
-    sudo apt-get update -qq && sudo apt-get install -y -qq sqlite3 >/dev/null
-  fi
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# sqlite3: the real client opens dbenv's files. postgresql, mariadb-server: the native
+# provider's servers. Their clients (psql, mariadb) are used by the benchmarks too.
+missing=()
+command -v sqlite3 >/dev/null || missing+=(sqlite3)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server)
+command -v mariadb >/dev/null || missing+=(mariadb-client)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing ${missing[*]}" >&2
+  as_root apt-get update -qq
+  # The packages' own services are not wanted: dbenv starts its servers itself.
+  as_root env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+
+# Container tests use images built here from Debian's packages (no registry needed).
+if docker info >/dev/null 2>&1; then
+  bash scripts/images.sh >&2
+elif [ "${DBENV_TEST_REQUIRE:-}" = all ]; then
+  echo "Docker is not reachable and DBENV_TEST_REQUIRE=all: start dockerd" >&2
+  exit 1
+fi
+
 cargo test --locked "$@"

@@ -49,7 +49,7 @@ init_database() {
   random=$(env_var RANDOM_ROOT_PASSWORD)
   if [ -z "$root_password" ] && [ -z "$empty" ] && [ -z "$random" ]; then
     die "Database is uninitialized and password option is not specified
-	You need to specify one of MARIADB_ROOT_PASSWORD, MARIADB_ROOT_PASSWORD_HASH, MARIADB_ALLOW_EMPTY_ROOT_PASSWORD and MARIADB_RANDOM_ROOT_PASSWORD"
+	You need to specify one of MARIADB_ROOT_PASSWORD, MARIADB_ALLOW_EMPTY_ROOT_PASSWORD and MARIADB_RANDOM_ROOT_PASSWORD"
   fi
   if [ -z "$root_password" ] && [ -n "$random" ]; then
     root_password=$(tr -dc 'A-Za-z0-9' </dev/urandom | head -c 32 || true)

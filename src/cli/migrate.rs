@@ -55,7 +55,7 @@ pub async fn run(args: &MigrateArgs, g: &GlobalArgs, project: &Project) -> anyho
         }
         Some(MigrateCommand::Status { env }) => status(env.as_deref(), g, project).await,
         Some(MigrateCommand::New { name, reversible }) => {
-            let set = project.migrations()?;
+            let set = project.migrations(project.env(None)?)?;
             let created = migrate::create(&set, name, *reversible, chrono::Utc::now())?;
             for f in &created.files {
                 println!("{}", f.display());

@@ -23,6 +23,7 @@ pub(super) const ENV_KEYS: &[&str] = &[
     "user",
     "password",
     "bin_dir",
+    "migrations",
     "replicas",
     "lock_timeout",
     "statement_timeout",
@@ -85,6 +86,7 @@ pub(super) fn implicit_env(name: &str) -> EnvConfig {
         user: None,
         password: None,
         bin_dir: None,
+        migrations: None,
         replicas: Vec::new(),
         lock_timeout: None,
         statement_timeout: None,
@@ -119,6 +121,15 @@ pub(super) fn parse_env(name: &str, t: &Tbl) -> Result<EnvConfig> {
     env.bin_dir = t
         .string("bin_dir")?
         .map(|s| t.cx.file.parent().unwrap_or(Path::new("/")).join(s));
+    if let Some(dir) = t.string("migrations")? {
+        let root = t.cx.file.parent().unwrap_or(Path::new("/"));
+        env.migrations = Some(super::parse::inside_root(root, &dir).ok_or_else(|| {
+            ConfigError::invalid(
+                t.value_loc("migrations"),
+                format!("migrations in {sec} must be a folder inside the project root, found \"{dir}\" (use a relative path such as \"migrations/postgres\")"),
+            )
+        })?);
+    }
     env.replicas = t.config_str_list("replicas")?;
     env.lock_timeout = t.duration("lock_timeout")?;
     env.statement_timeout = t.duration("statement_timeout")?;

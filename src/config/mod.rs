@@ -68,6 +68,8 @@ pub struct EnvConfig {
     pub user: Option<String>,
     pub password: Option<ConfigStr>,
     pub bin_dir: Option<PathBuf>,
+    /// This env's own migrations folder (engine-specific SQL), instead of the project's.
+    pub migrations: Option<PathBuf>,
     pub replicas: Vec<ConfigStr>,
     pub lock_timeout: Option<Duration>,
     pub statement_timeout: Option<Duration>,

@@ -154,7 +154,7 @@ pub(super) fn parse(
 }
 
 /// `root/rel` when `rel` is relative and does not climb out of `root`.
-fn inside_root(root: &Path, rel: &str) -> Option<PathBuf> {
+pub(super) fn inside_root(root: &Path, rel: &str) -> Option<PathBuf> {
     let mut parts: Vec<&std::ffi::OsStr> = Vec::new();
     for c in Path::new(rel).components() {
         match c {

@@ -65,7 +65,7 @@ pub async fn up(
         return materialize(project, env, &path, options, start).await;
     }
     let mut db = SqliteBackend::open(&path, OpenMode::Existing).await?;
-    let migrations = project.migrations()?;
+    let migrations = project.migrations(env)?;
     let _migrate_lock = migrate::lock_sqlite(&path, project.lock_timeout)?;
     let applied = migrate::apply(&mut db, &migrations, &env.name, &ApplyOptions::default()).await?;
     db.close().await?;
@@ -114,7 +114,7 @@ async fn materialize(
     options: &ResetOptions,
     start: Instant,
 ) -> Result<ResetReport, Error> {
-    let migrations = project.migrations()?;
+    let migrations = project.migrations(env)?;
     let name = options
         .scenario
         .clone()

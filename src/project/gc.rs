@@ -30,7 +30,7 @@ pub async fn gc(project: &Project, dry_run: bool) -> Result<GcReport, Error> {
     // First: the server part reads the state of envs that left dbenv.toml, removed below.
     #[cfg(any(feature = "postgres", feature = "mysql"))]
     super::gc_server::gc_servers(project, &mut report).await?;
-    let migrations = project.migrations()?.fingerprint();
+    let migrations = project.migration_fingerprints()?;
     let dir = project.state.templates("sqlite");
     if !dry_run {
         report.removed.extend(remove_stale_temps(&dir));
@@ -45,7 +45,7 @@ pub async fn gc(project: &Project, dry_run: bool) -> Result<GcReport, Error> {
             .and_then(|b| serde_json::from_slice(&b).ok());
         let current = info.is_some_and(|i| {
             let scenario = Scenario::load(&project.config.project.seeds, &i.scenario).ok();
-            i.migrations == migrations
+            migrations.contains(&i.migrations)
                 && scenario.is_some_and(|s| s.fingerprint == i.scenario_fingerprint)
         });
         if current {

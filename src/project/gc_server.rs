@@ -152,10 +152,7 @@ async fn gc_databases(
 
 /// The hashes of the templates whose migrations and scenario are still current.
 fn current_templates(project: &Project, engine: EngineKind) -> Vec<String> {
-    let migrations = project
-        .migrations()
-        .map(|m| m.fingerprint())
-        .unwrap_or_default();
+    let migrations = project.migration_fingerprints().unwrap_or_default();
     let dir = project.state.templates(engine.as_str());
     let mut current = Vec::new();
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
@@ -170,7 +167,7 @@ fn current_templates(project: &Project, engine: EngineKind) -> Vec<String> {
             continue;
         };
         let scenario = crate::seed::Scenario::load(&project.config.project.seeds, &info.scenario);
-        let fresh = info.migrations == migrations
+        let fresh = migrations.contains(&info.migrations)
             && scenario.is_ok_and(|s| s.fingerprint == info.scenario_fingerprint);
         if fresh && let Some((_, hash)) = stem.rsplit_once('-') {
             current.push(hash.to_string());

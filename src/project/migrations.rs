@@ -24,7 +24,7 @@ pub async fn migrate_plan(
     target: Option<i64>,
 ) -> Result<Vec<LocalMigration>, Error> {
     let env = project.env(env)?;
-    let set = project.migrations()?;
+    let set = project.migrations(env)?;
     let Some(mut db) = open_if_exists(project, env).await? else {
         return Ok(set
             .migrations
@@ -48,7 +48,7 @@ pub async fn migrate(
     target: Option<i64>,
 ) -> Result<MigrateReport, Error> {
     let env = project.env(env)?;
-    let set = project.migrations()?;
+    let set = project.migrations(env)?;
     let _lock = project.lock(env)?;
     let (mut db, _migrate_lock) = open_or_create(project, env).await?;
     let applied = migrate::apply(&mut db, &set, &env.name, &ApplyOptions { target }).await;
@@ -65,7 +65,7 @@ pub async fn migrate_status(
     env: Option<&str>,
 ) -> Result<Vec<StatusLine>, Error> {
     let env = project.env(env)?;
-    let set = project.migrations()?;
+    let set = project.migrations(env)?;
     let applied = match open_if_exists(project, env).await? {
         Some(mut db) => {
             let applied = db
@@ -89,7 +89,7 @@ pub async fn migrate_down(
 ) -> Result<MigrateReport, Error> {
     let env = project.env(env)?;
     guard(env, "revert migrations", confirmation)?;
-    let set = project.migrations()?;
+    let set = project.migrations(env)?;
     let _lock = project.lock(env)?;
     let mut db = open_existing(project, env).await?;
     let _migrate_lock = sqlite_migrate_lock(project, env)?;

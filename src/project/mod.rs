@@ -64,8 +64,25 @@ impl Project {
         Ok(self.config.env(name)?)
     }
 
-    pub fn migrations(&self) -> Result<MigrationSet, Error> {
-        Ok(MigrationSet::load(&self.config.project.migrations)?)
+    /// The migrations of `env`: its own folder when it has one, else the project's.
+    pub fn migrations(&self, env: &EnvConfig) -> Result<MigrationSet, Error> {
+        let dir = env
+            .migrations
+            .as_ref()
+            .unwrap_or(&self.config.project.migrations);
+        Ok(MigrationSet::load(dir)?)
+    }
+
+    /// The fingerprints of every env's migrations (templates of other ones are stale).
+    pub fn migration_fingerprints(&self) -> Result<Vec<String>, Error> {
+        let mut all = Vec::new();
+        for env in self.config.envs.values() {
+            let f = self.migrations(env)?.fingerprint();
+            if !all.contains(&f) {
+                all.push(f);
+            }
+        }
+        Ok(all)
     }
 
     pub fn scenario(&self, name: &str) -> Result<Scenario, Error> {

@@ -30,7 +30,7 @@ pub(crate) async fn up(
         return materialize(project, env, &server, state, options, start).await;
     }
     let mut db = AnyBackend::connect(env.engine, &server.url()).await?;
-    let migrations = project.migrations()?;
+    let migrations = project.migrations(env)?;
     let applied = migrate::apply(&mut db, &migrations, &env.name, &ApplyOptions::default()).await;
     db.close().await?;
     Ok(ResetReport {
@@ -66,7 +66,7 @@ async fn materialize(
     options: &ResetOptions,
     start: Instant,
 ) -> Result<ResetReport, Error> {
-    let migrations = project.migrations()?;
+    let migrations = project.migrations(env)?;
     let name = options
         .scenario
         .clone()

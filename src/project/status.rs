@@ -45,7 +45,7 @@ pub struct TableCount {
 
 pub async fn status(project: &Project, env: Option<&str>) -> Result<Status, Error> {
     let env = project.env(env)?;
-    let set = project.migrations()?;
+    let set = project.migrations(env)?;
     let mut status = Status {
         env: env.name.clone(),
         kind: env.kind.to_string(),

@@ -476,3 +476,4 @@ pub fn sqlite_path_of_url(url: &str) -> PathBuf {
             .unwrap_or_else(|| panic!("not a sqlite:// URL: {url:?}")),
     )
 }
+pub mod servers;
