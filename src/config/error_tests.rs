@@ -285,6 +285,16 @@ fn folders_must_stay_inside_root() {
     );
     let c = ok("[project]\nmigrations = \"db/../db/migrations\"\n");
     assert_eq!(c.project.migrations, Path::new("/proj/db/migrations"));
+    // An env's own migrations folder follows the same rule.
+    assert_eq!(
+        err("[env.pg]\nengine = \"postgres\"\nmigrations = \"../pg\"\n"),
+        "dbenv.toml:3:14: migrations in [env.pg] must be a folder inside the project root, found \"../pg\" (use a relative path such as \"migrations/postgres\")"
+    );
+    let c = ok("[env.pg]\nengine = \"postgres\"\nmigrations = \"migrations/postgres\"\n");
+    assert_eq!(
+        c.envs["pg"].migrations.as_deref(),
+        Some(Path::new("/proj/migrations/postgres"))
+    );
 }
 
 #[test]
