@@ -27,13 +27,16 @@ mirror=http://deb.debian.org/debian
 security_mirror=http://deb.debian.org/debian-security
 force=0
 
-log() { printf 'images.sh: %s\n' "$*" >&2; }
+# Messages go to fd 8, the original stderr, even from a trap that fires while a command's
+# output is redirected to a log file.
+exec 8>&2
+log() { printf 'images.sh: %s\n' "$*" >&8; }
 die() { log "error: $*"; exit 1; }
 
 for arg in "$@"; do
   case $arg in
     --force) force=1 ;;
-    -h | --help) sed -n '2,18p' "$script" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,19p' "$script" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$arg' (usage: images.sh [--force])" ;;
   esac
 done
@@ -104,7 +107,7 @@ unmount_under() {
 cleanup() {
   local rc=$?
   if unmount_under "$work"; then rm -rf "$work"; else log "left $work in place (mounts remain)"; fi
-  [ "$rc" = 0 ] || log "failed (exit $rc); nothing was tagged by the failing step"
+  [ "$rc" = 0 ] || log "stopped (exit $rc); images already built are kept, the one in progress was not tagged"
   exit "$rc"
 }
 trap cleanup EXIT
