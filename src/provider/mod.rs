@@ -1,16 +1,16 @@
 //! Providers: how a database server comes to exist for an env.
 //!
 //! - `file`: SQLite, a file in the project (no server);
-//! - [`container`]: a Docker container that outlives the command, found again by its labels;
-//! - [`native`]: a server process from the machine's own binaries, data under `.dbenv/<env>/`;
+//! - `container`: a Docker container that outlives the command, found again by its labels;
+//! - `native`: a server process from the machine's own binaries, data under `.dbenv/<env>/`;
 //! - `external`: a server that already runs, given by `url`; dbenv only creates and drops the
 //!   databases it owns there.
 //!
 //! Every provider ends with an [`Endpoint`]: where the server listens and how to log in.
 
-#[cfg(any(feature = "postgres", feature = "mysql"))]
+#[cfg(feature = "container")]
 pub mod container;
-#[cfg(any(feature = "postgres", feature = "mysql"))]
+#[cfg(all(unix, any(feature = "postgres", feature = "mysql")))]
 pub mod native;
 mod state;
 
@@ -20,7 +20,8 @@ use crate::config::EngineKind;
 
 /// Where a running server listens and the account dbenv uses on it (an administrator of the
 /// server for container and native providers, the URL's user for external servers).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `Debug` never shows the password.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Endpoint {
     pub engine: EngineKind,
     pub host: String,
@@ -29,6 +30,18 @@ pub struct Endpoint {
     pub password: String,
     /// Connection parameters of an external URL (`sslmode=require`…), kept on every URL.
     pub query: Option<String>,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("engine", &self.engine)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("user", &self.user)
+            .field("password", &"***")
+            .finish()
+    }
 }
 
 impl Endpoint {
