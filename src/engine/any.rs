@@ -53,6 +53,16 @@ impl AnyBackend {
         dispatch!(self, db => db.close().await)
     }
 
+    /// For a database nobody else uses yet (a template, a rebuild): check each foreign key
+    /// once, before the seed commits, instead of once per row. SQLite has its own switch.
+    pub fn check_foreign_keys_at_commit(&mut self) {
+        match self {
+            #[cfg(feature = "postgres")]
+            AnyBackend::Postgres(db) => db.set_foreign_keys(false),
+            _ => {}
+        }
+    }
+
     /// Rows whose foreign key points nowhere, as `table(cols) → parent` lines.
     pub async fn foreign_key_violations(&mut self) -> Result<Vec<String>, sqlx::Error> {
         dispatch!(self, db => db.foreign_key_violations().await)

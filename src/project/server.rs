@@ -287,6 +287,11 @@ where
             }
             Err(e) => e.to_string(),
         };
+        if refused_login(&error) {
+            return Err(format!(
+                "the server refused dbenv's login ({error}); it was probably initialised with another password (the env's `password` changed, or .dbenv/state was deleted): set the old password, or run `dbenv down --purge` on the env to start afresh"
+            ));
+        }
         if last_check.elapsed() > Duration::from_secs(2) {
             last_check = Instant::now();
             if let Some(log) = died().await {
@@ -305,6 +310,11 @@ where
     }
 }
 
+/// A wrong password never becomes right by waiting.
+fn refused_login(error: &str) -> bool {
+    error.contains("password authentication failed") || error.contains("Access denied for user")
+}
+
 fn container_spec(
     project: &Project,
     env: &EnvConfig,
@@ -317,11 +327,11 @@ fn container_spec(
     let mut labels = BTreeMap::new();
     labels.insert(container::LABEL_PROJECT.to_string(), id);
     labels.insert(
-        "dbenv.project.path".to_string(),
+        container::LABEL_PROJECT_PATH.to_string(),
         project.config.root.display().to_string(),
     );
     labels.insert(container::LABEL_ENV.to_string(), env.name.clone());
-    labels.insert("dbenv.engine".to_string(), env.engine.to_string());
+    labels.insert(container::LABEL_ENGINE.to_string(), env.engine.to_string());
     let (image, port, target, vars) = match env.engine {
         EngineKind::Postgres => (
             "postgres:16-alpine",

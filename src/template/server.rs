@@ -106,6 +106,7 @@ async fn migrate_and_seed(
 ) -> Result<SeedReport, Error> {
     let mut db = AnyBackend::connect(endpoint.engine, &endpoint.url(database)).await?;
     migrate::apply(&mut db, migrations, "template", &ApplyOptions::default()).await?;
+    db.check_foreign_keys_at_commit();
     let report = seed::seed(&mut db, scenario, options).await?;
     let violations = db
         .foreign_key_violations()
