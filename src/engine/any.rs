@@ -55,11 +55,30 @@ impl AnyBackend {
 
     /// For a database nobody else uses yet (a template, a rebuild): check each foreign key
     /// once, before the seed commits, instead of once per row. SQLite has its own switch.
-    pub fn check_foreign_keys_at_commit(&mut self) {
+    pub async fn check_foreign_keys_at_commit(&mut self) -> Result<(), sqlx::Error> {
         match self {
             #[cfg(feature = "postgres")]
             AnyBackend::Postgres(db) => db.set_foreign_keys(false),
-            _ => {}
+            // Unlike PostgreSQL, MySQL does not check the keys again when they are switched
+            // back on: the template builder proves them with `foreign_key_violations`.
+            #[cfg(feature = "mysql")]
+            AnyBackend::Mysql(db) => db.set_checks(false).await?,
+            #[cfg(feature = "sqlite")]
+            AnyBackend::Sqlite(db) => db.set_foreign_keys(false).await?,
+        }
+        Ok(())
+    }
+
+    /// Primary or unique keys whose values repeat (engines that may skip unique checks
+    /// during bulk loads); SQLite always enforces them.
+    pub async fn duplicate_keys(&mut self) -> Result<Vec<String>, sqlx::Error> {
+        match self {
+            #[cfg(feature = "postgres")]
+            AnyBackend::Postgres(db) => db.duplicate_keys().await,
+            #[cfg(feature = "mysql")]
+            AnyBackend::Mysql(db) => db.duplicate_keys().await,
+            #[cfg(feature = "sqlite")]
+            AnyBackend::Sqlite(_) => Ok(Vec::new()),
         }
     }
 

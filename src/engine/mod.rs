@@ -10,9 +10,6 @@ pub mod mysql;
 pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
-mod stub;
-#[allow(unused_imports)]
-pub(crate) use crate::mysql_stub_impl;
 
 pub use any::{AnyBackend, ServerAdmin};
 
