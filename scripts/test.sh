@@ -30,4 +30,27 @@ elif [ "${DBENV_TEST_REQUIRE:-}" = all ]; then
   exit 1
 fi
 
+# Containers of test projects whose folder is gone (a test run that was killed).
+if docker info >/dev/null 2>&1; then
+  for id in $(docker ps -aq --filter label=dbenv.project.path); do
+    path=$(docker inspect --format '{{ index .Config.Labels "dbenv.project.path" }}' "$id")
+    case "$path" in
+      /tmp/dbenv-it-*) [ -d "$path" ] || docker rm -f -v "$id" >/dev/null ;;
+    esac
+  done
+fi
+
+# The engine tests share one native server per engine under target/dbenv-test-servers/
+# (started on first use); stop them when the tests end.
+stop_test_servers() {
+  local dir=target/dbenv-test-servers
+  if [ -f "$dir/postgres/data/postmaster.pid" ]; then
+    kill -INT "$(head -1 "$dir/postgres/data/postmaster.pid")" 2>/dev/null || true
+  fi
+  if [ -f "$dir/mariadb/server.pid" ]; then
+    kill -TERM "$(cat "$dir/mariadb/server.pid")" 2>/dev/null || true
+  fi
+}
+trap stop_test_servers EXIT
+
 cargo test --locked "$@"

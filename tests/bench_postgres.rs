@@ -42,7 +42,7 @@ async fn load_scenario() {
     let aside = Scratch::new("bench_fk_aside").await.unwrap();
     let mut db = aside.db().await;
     pg::migrate(&mut db).await;
-    db.set_foreign_keys(false);
+    db.set_foreign_keys(false).await.unwrap();
     let start = Instant::now();
     let report = pg::migrate_and_seed(&mut db, "load", None).await;
     eprintln!(
@@ -59,7 +59,7 @@ async fn load_scenario() {
     let copy = Scratch::new("bench_write_only").await.unwrap();
     let mut target = copy.db().await;
     pg::migrate(&mut target).await;
-    target.set_foreign_keys(false);
+    target.set_foreign_keys(false).await.unwrap();
     let written = write_only(&mut db, &mut target).await;
     eprintln!("write path alone (rows already in memory, foreign keys at commit): {written}");
     for (mut db, scratch) in [(db, aside), (target, copy)] {

@@ -278,6 +278,57 @@ async fn copy_round_trips_awkward_values() {
 }
 
 #[tokio::test]
+async fn batches_gathered_in_a_transaction_are_seen_and_their_errors_located() {
+    let Some(s) = Scratch::new("gathered").await else {
+        return;
+    };
+    let mut db = s.db().await;
+    db.execute("CREATE TABLE p (id int PRIMARY KEY); CREATE TABLE c (id int PRIMARY KEY, p int REFERENCES p, at date)")
+        .await
+        .unwrap();
+    let ids = |from: i64, to: i64| -> Vec<Vec<Value>> {
+        (from..to).map(|i| vec![Value::Int(i)]).collect()
+    };
+    db.begin().await.unwrap();
+    db.insert_rows("p", &cols(&["id"]), &ids(0, 2000))
+        .await
+        .unwrap();
+    db.insert_rows("p", &cols(&["id"]), &ids(2000, 4000))
+        .await
+        .unwrap();
+    // The parents are sent before the children that reference them, and reads see both.
+    let children: Vec<Vec<Value>> = (0..3000)
+        .map(|i| vec![Value::Int(i), Value::Int(i), text("2024-01-01")])
+        .collect();
+    db.insert_rows("c", &cols(&["id", "p", "at"]), &children)
+        .await
+        .unwrap();
+    assert_eq!(db.count_rows("p").await.unwrap(), 4000);
+    assert_eq!(db.count_rows("c").await.unwrap(), 3000);
+    // A bad value in a gathered batch fails the call that sends it, naming line and column.
+    db.insert_rows(
+        "c",
+        &cols(&["id", "p", "at"]),
+        &[vec![Value::Int(5000), Value::Int(1), text("2024-02-30")]],
+    )
+    .await
+    .unwrap();
+    let e = db.commit().await.unwrap_err();
+    let message = dbenv::migrate::database_message(&e);
+    assert!(
+        message.contains("2024-02-30") && message.contains("COPY c, line 1, column at"),
+        "{message}"
+    );
+    assert_eq!(
+        db.count_rows("p").await.unwrap(),
+        0,
+        "the commit failed, so nothing stays"
+    );
+    db.close().await.unwrap();
+    s.finish().await;
+}
+
+#[tokio::test]
 async fn explicit_keys_move_sequences_and_defaults_fill_empty_rows() {
     let Some(s) = Scratch::new("sequences").await else {
         return;

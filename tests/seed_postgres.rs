@@ -89,29 +89,36 @@ async fn foreign_keys_set_aside_are_validated_before_commit() {
         .iter()
         .map(|t| t.foreign_keys.len())
         .sum::<usize>();
-    db.set_foreign_keys(false);
-    // An orphan goes in unchecked, then the commit refuses it and nothing stays.
+    let orphan = vec![vec![
+        Value::Int(1),
+        Value::Int(42),
+        text("bug"),
+        text("#ff0000"),
+    ]];
+    let columns = cols(&["id", "organisation_id", "name", "color"]);
+    let refused = |e: sqlx::Error| {
+        let message = dbenv::migrate::database_message(&e);
+        assert!(
+            message.contains("labels_organisation_id_fkey")
+                && message.contains("(organisation_id)=(42)"),
+            "{message}"
+        );
+    };
+    // Set aside from the next begin: an orphan goes in unchecked, the commit refuses it.
+    db.set_foreign_keys(false).await.unwrap();
     db.begin().await.unwrap();
-    db.insert_rows(
-        "labels",
-        &cols(&["id", "organisation_id", "name", "color"]),
-        &[vec![
-            Value::Int(1),
-            Value::Int(42),
-            text("bug"),
-            text("#ff0000"),
-        ]],
-    )
-    .await
-    .unwrap();
-    let e = db.commit().await.unwrap_err();
-    let message = dbenv::migrate::database_message(&e);
-    assert!(
-        message.contains("labels_organisation_id_fkey")
-            && message.contains("(organisation_id)=(42)"),
-        "{message}"
-    );
+    db.insert_rows("labels", &columns, &orphan).await.unwrap();
+    refused(db.commit().await.unwrap_err());
     assert_eq!(db.count_rows("labels").await.unwrap(), 0);
+    // Inside a transaction, at once: checks back on validate what was written meanwhile.
+    db.set_foreign_keys(true).await.unwrap();
+    db.begin().await.unwrap();
+    db.set_foreign_keys(false).await.unwrap();
+    db.insert_rows("labels", &columns, &orphan).await.unwrap();
+    refused(db.set_foreign_keys(true).await.unwrap_err());
+    db.rollback().await.unwrap();
+    assert_eq!(db.count_rows("labels").await.unwrap(), 0);
+    db.set_foreign_keys(false).await.unwrap();
     // Sound data commits, and the foreign keys are back.
     let report = pg::migrate_and_seed(&mut db, "demo", None).await;
     pg::assert_sound(&mut db, &report.rows).await;

@@ -130,6 +130,12 @@ fn dev_story(p: &Project, engine: &str) {
     p.ok(&["seed", "db", "--scenario", "demo"]);
     let seeded = counts(p, "db");
     assert!(total(&seeded) > total(&demo), "{seeded:?}");
+    let migrate = p.ok(&["--json", "migrate", "db"]).json();
+    assert_eq!(
+        migrate["applied"],
+        serde_json::json!([]),
+        "nothing pending: {migrate}"
+    );
     let status = p.ok(&["--json", "migrate", "status", "db"]).json();
     assert!(
         status
@@ -413,4 +419,25 @@ database = "their_db"
         assert!(admin.database_exists("their_db").await.unwrap());
     });
     p.ok(&["down", "host", "--purge"]);
+}
+
+/// The production guard is the same on a server env: refused before any server is touched.
+#[test]
+fn production_server_env_is_guarded() {
+    let p = Project::with_config(
+        r#"[env.prod]
+kind = "production"
+engine = "postgres"
+url = "postgres://app:secret@db.invalid:5432/app"
+"#,
+    );
+    for args in [
+        &["reset", "prod", "--scenario", "empty"][..],
+        &["seed", "prod", "--scenario", "demo"],
+        &["down", "prod", "--purge"],
+        &["migrate", "down", "prod"],
+    ] {
+        p.run(args).code(3).err_has("--force").never_says("secret");
+    }
+    assert!(!p.file(".dbenv/state/prod.json").exists());
 }

@@ -58,7 +58,7 @@ impl AnyBackend {
     pub async fn check_foreign_keys_at_commit(&mut self) -> Result<(), sqlx::Error> {
         match self {
             #[cfg(feature = "postgres")]
-            AnyBackend::Postgres(db) => db.set_foreign_keys(false),
+            AnyBackend::Postgres(db) => db.set_foreign_keys(false).await?,
             // Unlike PostgreSQL, MySQL does not check the keys again when they are switched
             // back on: the template builder proves them with `foreign_key_violations`.
             #[cfg(feature = "mysql")]

@@ -32,14 +32,28 @@ ORDER BY con.oid
 "#;
 
 impl PgBackend {
-    /// Check foreign keys row by row (`true`, the default) or, from the next [`begin`] on,
-    /// once per foreign key just before [`commit`] (`false`). Meant for loading a database
-    /// no one else uses: the tables are locked for the whole transaction.
+    /// Check foreign keys row by row (`true`, the default) or once per foreign key just
+    /// before [`commit`] (`false`), like `SqliteBackend::set_foreign_keys` for scratch
+    /// files. Takes effect at the next [`begin`], or at once inside a transaction. Meant for
+    /// loading rows into a database no one else uses (the tables stay locked until the
+    /// commit), after migrating: a migration that changes a foreign key's columns while it
+    /// is set aside would fail when it is added back.
     ///
     /// [`begin`]: crate::engine::Backend::begin
     /// [`commit`]: crate::engine::Backend::commit
-    pub fn set_foreign_keys(&mut self, on: bool) {
+    pub async fn set_foreign_keys(&mut self, on: bool) -> Result<(), sqlx::Error> {
         self.check_fks_per_row = on;
+        if !self.in_transaction {
+            return Ok(());
+        }
+        if on {
+            self.settle().await?;
+            self.restore_foreign_keys().await
+        } else if self.set_aside.is_empty() {
+            self.set_aside_foreign_keys().await
+        } else {
+            Ok(())
+        }
     }
 
     /// At `begin`: drop the foreign keys when row-by-row checks are off.

@@ -98,18 +98,13 @@ struct PgType {
 
 /// The tables of the current schema, sorted by name.
 pub(super) async fn read_schema(conn: &mut PgConnection) -> Result<Schema, sqlx::Error> {
-    let fetch = |sql: String| sqlx::query(AssertSqlSafe(sql));
-    let types: HashMap<i64, PgType> = fetch(format!("WITH RECURSIVE {TABLES}{TYPES}"))
-        .fetch_all(&mut *conn)
+    let types: HashMap<i64, PgType> = fetch(conn, &format!("WITH RECURSIVE {TABLES}{TYPES}"))
         .await?
         .iter()
         .map(pg_type)
         .collect::<Result<_, _>>()?;
     let mut tables: Vec<Table> = Vec::new();
-    for row in fetch(format!("WITH {TABLES}{COLUMNS}"))
-        .fetch_all(&mut *conn)
-        .await?
-    {
+    for row in fetch(conn, &format!("WITH {TABLES}{COLUMNS}")).await? {
         let table: String = row.try_get(0)?;
         if tables.last().is_none_or(|t| t.name != table) {
             tables.push(empty_table(table));
@@ -118,33 +113,34 @@ pub(super) async fn read_schema(conn: &mut PgConnection) -> Result<Schema, sqlx:
         let column = column(&row, &types, &mut t.unsupported_checks)?;
         t.columns.push(column);
     }
-    let by_name =
-        |tables: &mut Vec<Table>, name: &str| tables.iter_mut().position(|t| t.name == name);
-    for row in fetch(format!("WITH {TABLES}{CONSTRAINTS}"))
-        .fetch_all(&mut *conn)
-        .await?
-    {
-        let name: String = row.try_get(0)?;
-        if let Some(i) = by_name(&mut tables, &name) {
-            constraint(&mut tables[i], &row)?;
+    for row in fetch(conn, &format!("WITH {TABLES}{CONSTRAINTS}")).await? {
+        if let Some(t) = find(&mut tables, &row.try_get::<String, _>(0)?) {
+            constraint(t, &row)?;
         }
     }
-    for row in fetch(format!("WITH {TABLES}{UNIQUE_INDEXES}"))
-        .fetch_all(&mut *conn)
-        .await?
-    {
-        let name: String = row.try_get(0)?;
+    for row in fetch(conn, &format!("WITH {TABLES}{UNIQUE_INDEXES}")).await? {
         let columns: Vec<String> = row.try_get(1)?;
-        if let Some(i) = by_name(&mut tables, &name) {
-            let t = &mut tables[i];
-            if !columns.is_empty() && columns != t.primary_key && !t.uniques.contains(&columns) {
-                t.uniques.push(columns);
-            }
+        if let Some(t) = find(&mut tables, &row.try_get::<String, _>(0)?)
+            && !columns.is_empty()
+            && columns != t.primary_key
+            && !t.uniques.contains(&columns)
+        {
+            t.uniques.push(columns);
         }
     }
     // Byte order, as SQLite sorts: the same schema lists its tables alike on every engine.
     tables.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(Schema { tables })
+}
+
+async fn fetch(conn: &mut PgConnection, sql: &str) -> Result<Vec<PgRow>, sqlx::Error> {
+    sqlx::query(AssertSqlSafe(sql.to_string()))
+        .fetch_all(conn)
+        .await
+}
+
+fn find<'t>(tables: &'t mut [Table], name: &str) -> Option<&'t mut Table> {
+    tables.iter_mut().find(|t| t.name == name)
 }
 
 fn empty_table(name: String) -> Table {

@@ -39,12 +39,20 @@ use crate::value::Value;
 use tables::TableInfo;
 
 /// A connection to one PostgreSQL database, implementing [`Backend`].
+///
+/// Rows go in with `COPY`; inside a transaction, batches for the same table are gathered
+/// and sent together (before any other statement runs, so this connection always reads what
+/// it wrote). Identity and serial sequences are moved past explicit keys before the next
+/// statement or commit.
 pub struct PgBackend {
     conn: PgConnection,
-    /// `database on host:port`, for messages; never holds a password.
+    /// `database on host:port as user`, for messages; never holds a password.
     target: String,
-    /// The COPY payload, reused from one batch to the next.
+    /// The COPY payload, reused from one batch to the next, and what it is for.
     copy_buf: Vec<u8>,
+    pending_copy: Option<copy::PendingCopy>,
+    /// Between `begin` and `commit`/`rollback`: COPYs may gather several batches.
+    in_transaction: bool,
     /// Column types and sequences of the tables written to, read once per table (cleared
     /// whenever DDL may have run).
     tables: HashMap<String, TableInfo>,
@@ -88,6 +96,8 @@ impl PgBackend {
             conn,
             target,
             copy_buf: Vec::new(),
+            pending_copy: None,
+            in_transaction: false,
             tables: HashMap::new(),
             sequences: BTreeMap::new(),
             check_fks_per_row: true,
@@ -100,13 +110,24 @@ impl PgBackend {
         &self.target
     }
 
-    /// Close the connection cleanly (the server sees a normal disconnect).
-    pub async fn close(self) -> Result<(), Error> {
-        let target = self.target;
+    /// Close the connection cleanly (the server sees a normal disconnect), after sending
+    /// the rows still gathered for a COPY.
+    pub async fn close(mut self) -> Result<(), Error> {
+        let target = self.target.clone();
+        self.settle()
+            .await
+            .map_err(|e| Error::db(format!("writing the last rows to {target}"), e))?;
         self.conn
             .close()
             .await
             .map_err(|e| Error::db(format!("closing the connection to {target}"), e))
+    }
+
+    /// Send what is gathered: pending COPY rows, then sequence positions. Every statement
+    /// runs after this, so it sees every row given to [`Backend::insert_rows`].
+    async fn settle(&mut self) -> Result<(), sqlx::Error> {
+        self.flush_copy().await?;
+        self.flush_sequences().await
     }
 
     /// Bring every sequence written past by explicit keys up to the largest key, so rows
@@ -179,7 +200,7 @@ impl Backend for PgBackend {
     }
 
     async fn execute(&mut self, sql: &str) -> Result<u64, sqlx::Error> {
-        self.flush_sequences().await?;
+        self.settle().await?;
         self.forget_tables();
         // No arguments: the simple query protocol, so a script of several statements runs.
         let done = self.conn.execute(AssertSqlSafe(sql.to_string())).await?;
@@ -187,13 +208,15 @@ impl Backend for PgBackend {
     }
 
     async fn begin(&mut self) -> Result<(), sqlx::Error> {
+        self.settle().await?;
         self.conn.execute("BEGIN").await?;
+        self.in_transaction = true;
         self.set_aside_foreign_keys().await
     }
 
     async fn commit(&mut self) -> Result<(), sqlx::Error> {
         let before = async {
-            self.flush_sequences().await?;
+            self.settle().await?;
             self.restore_foreign_keys().await
         };
         if let Err(e) = before.await {
@@ -201,10 +224,13 @@ impl Backend for PgBackend {
             let _ = self.rollback().await;
             return Err(e);
         }
+        self.in_transaction = false;
         self.conn.execute("COMMIT").await.map(drop)
     }
 
     async fn rollback(&mut self) -> Result<(), sqlx::Error> {
+        self.in_transaction = false;
+        self.discard_copy();
         self.sequences.clear();
         self.set_aside.clear(); // the rollback brings them back
         self.forget_tables();
@@ -212,6 +238,9 @@ impl Backend for PgBackend {
     }
 
     async fn introspect(&mut self) -> Result<Schema, Error> {
+        self.settle()
+            .await
+            .map_err(|e| Error::db(format!("writing rows to {}", self.target), e))?;
         self.forget_tables();
         introspect::read_schema(&mut self.conn)
             .await
@@ -228,6 +257,7 @@ impl Backend for PgBackend {
             return Ok(());
         }
         if columns.is_empty() {
+            self.settle().await?;
             return self.insert_defaults(table, rows.len()).await;
         }
         self.copy_rows(table, columns, rows).await
@@ -240,6 +270,7 @@ impl Backend for PgBackend {
         set_column: &str,
         rows: &[(Vec<Value>, Value)],
     ) -> Result<(), sqlx::Error> {
+        self.settle().await?;
         tables::update_column(self, table, key_columns, set_column, rows).await
     }
 
@@ -248,10 +279,12 @@ impl Backend for PgBackend {
         table: &str,
         columns: &[String],
     ) -> Result<Vec<Vec<Value>>, sqlx::Error> {
+        self.settle().await?;
         tables::select_values(self, table, columns).await
     }
 
     async fn count_rows(&mut self, table: &str) -> Result<u64, sqlx::Error> {
+        self.settle().await?;
         let sql = format!(
             "SELECT count(*) FROM {}",
             quote_ident(table, Dialect::Postgres)
@@ -263,6 +296,7 @@ impl Backend for PgBackend {
     }
 
     async fn ensure_migrations_table(&mut self) -> Result<(), sqlx::Error> {
+        self.settle().await?;
         use sqlx::migrate::Migrate;
         // sqlx's own statement, so the table is exactly the one sqlx-cli creates.
         self.conn
@@ -275,6 +309,7 @@ impl Backend for PgBackend {
     }
 
     async fn applied_migrations(&mut self) -> Result<Vec<AppliedMigration>, sqlx::Error> {
+        self.settle().await?;
         // Resolved through search_path, as sqlx resolves its unqualified table name.
         let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
             .bind(MIGRATIONS_TABLE)
@@ -300,6 +335,7 @@ impl Backend for PgBackend {
         checksum: &[u8],
         elapsed: Duration,
     ) -> Result<(), sqlx::Error> {
+        self.settle().await?;
         // sqlx inserts -1 then updates execution_time after its commit; one statement inside
         // the migration's transaction leaves the same row.
         sqlx::query("INSERT INTO _sqlx_migrations ( version, description, success, checksum, execution_time ) VALUES ( $1, $2, TRUE, $3, $4 )")
@@ -313,6 +349,7 @@ impl Backend for PgBackend {
     }
 
     async fn forget_migration(&mut self, version: i64) -> Result<(), sqlx::Error> {
+        self.settle().await?;
         sqlx::query("DELETE FROM _sqlx_migrations WHERE version = $1")
             .bind(version)
             .execute(&mut self.conn)

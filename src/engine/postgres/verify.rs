@@ -18,6 +18,7 @@ impl PgBackend {
     /// anti-join per foreign key (a row with a NULL in the key references nothing, as the
     /// default MATCH SIMPLE says). Empty when the data is sound.
     pub async fn foreign_key_violations(&mut self) -> Result<Vec<String>, sqlx::Error> {
+        self.settle().await?;
         let schema = read_schema(&mut self.conn).await?;
         let mut found = Vec::new();
         for table in &schema.tables {
@@ -49,6 +50,7 @@ impl PgBackend {
     /// Primary keys and unique keys whose values repeat, as `table(cols): N values repeated`
     /// (rows with a NULL in a unique key never collide). Empty when the data is sound.
     pub async fn duplicate_keys(&mut self) -> Result<Vec<String>, sqlx::Error> {
+        self.settle().await?;
         let schema = read_schema(&mut self.conn).await?;
         let mut found = Vec::new();
         for table in &schema.tables {
