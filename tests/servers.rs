@@ -361,6 +361,14 @@ fn port_already_taken() {
             &format!("{}port = {port}\n", container_lines(PG_IMAGE)),
         );
         p.run(&["up", "db"]).code(1).err_has(&busy);
+        // Whatever the failed `up` left (a volume), `down --purge` finds by name.
+        p.ok(&["down", "db", "--purge"]);
+        let filter = format!("label=dbenv.project.path={}", p.path().display());
+        assert_eq!(
+            docker(&["volume", "ls", "-q", "--filter", &filter]).stdout,
+            b""
+        );
+        assert_eq!(docker(&["ps", "-aq", "--filter", &filter]).stdout, b"");
     }
     drop(listener);
 }

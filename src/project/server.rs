@@ -159,6 +159,11 @@ pub(crate) async fn health(project: &Project, env: &EnvConfig) -> (bool, String)
 pub(crate) async fn stop(project: &Project, env: &EnvConfig, purge: bool) -> Result<String, Error> {
     let state = project.state.read_env(&env.name);
     let Some(server) = state.as_ref().and_then(|s| s.server.clone()) else {
+        if purge && env.provider == ProviderKind::Container {
+            // A first `up` that failed half-way (port taken, server that would not start)
+            // may have left a volume or container under the env's names: purge finds them.
+            return purge_by_name(project, env).await;
+        }
         return Ok(format!("env {} has no server running", env.name));
     };
     match server {
@@ -193,6 +198,17 @@ pub(crate) async fn stop(project: &Project, env: &EnvConfig, purge: bool) -> Res
                 Ok(format!("container {name} was not running"))
             }
         }
+    }
+}
+
+async fn purge_by_name(project: &Project, env: &EnvConfig) -> Result<String, Error> {
+    let docker = Docker::connect().await?;
+    let name = container_name(project, env);
+    let volume = format!("{name}-data");
+    if docker.remove(&name, Some(&volume)).await? {
+        Ok(format!("removed container {name} and volume {volume}"))
+    } else {
+        Ok(format!("env {} has no server", env.name))
     }
 }
 
@@ -322,8 +338,8 @@ fn container_spec(
     user: &str,
     password: &str,
 ) -> ContainerSpec {
-    let (id, name) = project_identity(project);
-    let container_name = format!("dbenv-{name}-{}-{}", &id[..8], docker_safe(&env.name));
+    let container_name = container_name(project, env);
+    let (id, _) = project_identity(project);
     let mut labels = BTreeMap::new();
     labels.insert(container::LABEL_PROJECT.to_string(), id);
     labels.insert(
@@ -373,6 +389,12 @@ fn container_spec(
         volume_target: target.to_string(),
         args: Vec::new(),
     }
+}
+
+/// `dbenv-<project folder>-<hash of its path>-<env>`: readable, and unique per project.
+fn container_name(project: &Project, env: &EnvConfig) -> String {
+    let (id, name) = project_identity(project);
+    format!("dbenv-{name}-{}-{}", &id[..8], docker_safe(&env.name))
 }
 
 /// A stable id for the project (hash of its root path) and a readable name (its folder).

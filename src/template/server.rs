@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use tracing::info;
 
 use super::{TemplateInfo, TemplateKey, write_info};
-use crate::engine::{AnyBackend, Backend, EngineKind, ServerAdmin};
+use crate::engine::{AnyBackend, ServerAdmin};
 use crate::error::Error;
 use crate::migrate::{self, ApplyOptions, MigrationSet};
 use crate::provider::Endpoint;
@@ -108,29 +108,11 @@ async fn migrate_and_seed(
     migrate::apply(&mut db, migrations, "template", &ApplyOptions::default()).await?;
     db.check_foreign_keys_at_commit()
         .await
-        .map_err(|e| Error::db("switching foreign key checks", e))?;
+        .map_err(|e| Error::db("deferring foreign key checks", e))?;
     let report = seed::seed(&mut db, scenario, options).await?;
-    let violations = db
-        .foreign_key_violations()
-        .await
-        .map_err(|e| Error::db("checking foreign keys", e))?;
-    if !violations.is_empty() {
-        return Err(super::broken_foreign_keys(scenario, &violations));
-    }
-    // MySQL may skip unique checks while they are off: prove the keys there too.
-    if !matches!(db.engine(), EngineKind::Postgres) {
-        let duplicates = db
-            .duplicate_keys()
-            .await
-            .map_err(|e| Error::db("checking unique keys", e))?;
-        if !duplicates.is_empty() {
-            return Err(Error::State(format!(
-                "seeding {} repeated unique keys ({}); this is a dbenv bug, please report it with the scenario",
-                scenario.name,
-                duplicates.join(", ")
-            )));
-        }
-    }
+    // No proof pass afterwards: PostgreSQL validates each foreign key when it is added back
+    // before the commit, and MySQL/MariaDB keep their checks on (switching them off made
+    // bulk inserts slower there). Tests prove the data with the engines' own checks.
     db.close().await?;
     Ok(report)
 }

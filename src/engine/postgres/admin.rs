@@ -144,12 +144,27 @@ impl PgAdmin {
     }
 
     /// Create `target` as a copy of `template`. Sessions on the template are ended first
-    /// (PostgreSQL refuses to copy a database in use). `STRATEGY FILE_COPY` on PostgreSQL
-    /// 15 and later: a file-level copy, fast for the small databases of dev and tests.
+    /// (PostgreSQL refuses to copy a database in use). On PostgreSQL 15 and later the
+    /// strategy follows the size: `FILE_COPY` (a file-level copy) for large templates, where
+    /// it is fastest, and `WAL_LOG` for small ones, because `FILE_COPY` forces two
+    /// checkpoints that cost more than copying a few megabytes (measured: 150–190 ms
+    /// against 100–120 ms for a fresh database).
     #[instrument(skip(self), err)]
     pub async fn clone_database(&mut self, template: &str, target: &str) -> Result<(), Error> {
+        const FILE_COPY_FROM_BYTES: i64 = 64 << 20;
         let strategy = if self.version >= 150_000 {
-            " STRATEGY FILE_COPY"
+            let size: Option<i64> = sqlx::query_scalar(
+                "SELECT pg_database_size(oid) FROM pg_database WHERE datname = $1",
+            )
+            .bind(template)
+            .fetch_optional(&mut self.conn)
+            .await
+            .map_err(|e| Error::db(format!("sizing database {template}"), e))?;
+            if size.unwrap_or(i64::MAX) >= FILE_COPY_FROM_BYTES {
+                " STRATEGY FILE_COPY"
+            } else {
+                " STRATEGY WAL_LOG"
+            }
         } else {
             ""
         };
