@@ -40,10 +40,10 @@ if docker info >/dev/null 2>&1; then
   done
 fi
 
-# The engine tests share one native server per engine under target/dbenv-test-servers/
+# The engine tests share one native server per engine under $TMPDIR/dbenv-test-servers/
 # (started on first use); stop them when the tests end.
 stop_test_servers() {
-  local dir=target/dbenv-test-servers
+  local dir=${TMPDIR:-/tmp}/dbenv-test-servers
   if [ -f "$dir/postgres/data/postmaster.pid" ]; then
     kill -INT "$(head -1 "$dir/postgres/data/postmaster.pid")" 2>/dev/null || true
   fi

@@ -1,5 +1,5 @@
 //! One native server per engine shared by the engine test binaries, started through dbenv's
-//! own native provider in `target/dbenv-test-servers/<engine>/` when no server URL is given.
+//! own native provider in `$TMPDIR/dbenv-test-servers/<engine>/` when no server URL is given.
 //! It keeps running after the tests (the next run reuses it in milliseconds);
 //! `scripts/test.sh` stops it at the end.
 #![allow(dead_code)]
@@ -15,8 +15,10 @@ const PASSWORD: &str = "dbenv-test-only";
 /// The admin URL of the shared native server of `engine`, started when needed; `None` when
 /// the engine's server binaries are not installed.
 pub fn native_server_url(engine: EngineKind) -> Option<String> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("target/dbenv-test-servers")
+    // Under the temporary folder, not the checkout: as root the server runs as an
+    // unprivileged user, who may not be able to reach a private checkout.
+    let dir = std::env::temp_dir()
+        .join("dbenv-test-servers")
         .join(engine.as_str());
     native::locate(engine, None).ok()?;
     // A thread of its own: callers may already be inside a tokio runtime.
@@ -34,6 +36,12 @@ pub fn native_server_url(engine: EngineKind) -> Option<String> {
 
 async fn start(engine: EngineKind, dir: PathBuf) -> String {
     std::fs::create_dir_all(&dir).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let open = std::fs::Permissions::from_mode(0o755);
+        std::fs::set_permissions(dir.parent().unwrap(), open.clone()).unwrap();
+        std::fs::set_permissions(&dir, open).unwrap();
+    }
     let _lock = dbenv::state::FileLock::acquire(
         &dir.join("test.lock"),
         Duration::from_secs(300),
