@@ -395,6 +395,12 @@ scenario = "demo"
 engine = "postgres"
 url = "${EXT_URL}"
 database = "their_db"
+
+[env.prod]
+kind = "production"
+engine = "postgres"
+url = "${EXT_URL}"
+database = "prod_app"
 "#,
     );
     open_for_server_user(&p);
@@ -403,6 +409,17 @@ database = "their_db"
     let vars = [("EXT_URL", host_url.as_str())];
     p.run_with(&["up", "ext"], &vars).code(0);
     p.run_with(&["--json", "status", "ext"], &vars).code(0);
+    // A production env's output never carries the password.
+    let password = url::Url::parse(&host_url)
+        .unwrap()
+        .password()
+        .unwrap()
+        .to_string();
+    let prod = p.run_with(&["up", "prod"], &vars);
+    prod.code(0).out_has(":***@").never_says(&password);
+    p.run_with(&["--json", "status", "prod"], &vars)
+        .code(0)
+        .never_says(&password);
     // A database dbenv did not create is migrated by up, but never dropped or replaced.
     block_on(async {
         let admin_url = host_url.clone();

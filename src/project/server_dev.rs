@@ -35,7 +35,7 @@ pub(crate) async fn up(
     db.close().await?;
     Ok(ResetReport {
         env: env.name.clone(),
-        url: server.url(),
+        url: shown_url(env, &server),
         created: false,
         scenario: state.scenario,
         seed: state.seed,
@@ -120,7 +120,7 @@ async fn materialize(
     info!(env = %env.name, database = %server.database, scenario = %name, seed, rows, "database ready");
     Ok(ResetReport {
         env: env.name.clone(),
-        url: server.url(),
+        url: shown_url(env, server),
         created: true,
         scenario: Some(name),
         seed: Some(seed),
@@ -181,4 +181,14 @@ pub(crate) async fn drop_external_database(
     }
     admin.drop_database(&server.database).await?;
     Ok(Some(server.database))
+}
+
+/// The URL `up` and `reset` report: in full on development envs, without the password on
+/// production ones (their output never carries secrets; `dbenv url` prints it on request).
+fn shown_url(env: &EnvConfig, server: &ServerEnv) -> String {
+    if env.kind == crate::config::EnvKind::Production {
+        server.endpoint.redacted_url(&server.database)
+    } else {
+        server.url()
+    }
 }
