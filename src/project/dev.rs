@@ -114,17 +114,13 @@ async fn materialize(
     options: &ResetOptions,
     start: Instant,
 ) -> Result<ResetReport, Error> {
-    let migrations = project.migrations(env)?;
-    let name = options
-        .scenario
-        .clone()
-        .unwrap_or_else(|| project.default_scenario(env));
-    let scenario = project.scenario(&name)?;
-    let seed = options.seed.or(env.seed).unwrap_or(scenario.seed);
-    let seed_options = SeedOptions {
-        seed: Some(seed),
-        progress: options.progress.clone(),
-    };
+    let BuildInputs {
+        migrations,
+        name,
+        scenario,
+        seed,
+        seed_options,
+    } = BuildInputs::resolve(project, env, options)?;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         remove_stale_temps(dir);
@@ -174,6 +170,41 @@ async fn materialize(
         migrations_applied: applied,
         elapsed_ms: start.elapsed().as_millis() as u64,
     })
+}
+
+/// What a database is built from: the env's migrations, the scenario and seed asked for
+/// (else the env's), shared by every engine's `up` and `reset`.
+pub(crate) struct BuildInputs {
+    pub migrations: crate::migrate::MigrationSet,
+    pub name: String,
+    pub scenario: seed::Scenario,
+    pub seed: u64,
+    pub seed_options: SeedOptions,
+}
+
+impl BuildInputs {
+    pub fn resolve(
+        project: &Project,
+        env: &EnvConfig,
+        options: &ResetOptions,
+    ) -> Result<BuildInputs, Error> {
+        let name = options
+            .scenario
+            .clone()
+            .unwrap_or_else(|| project.default_scenario(env));
+        let scenario = project.scenario(&name)?;
+        let seed = options.seed.or(env.seed).unwrap_or(scenario.seed);
+        Ok(BuildInputs {
+            migrations: project.migrations(env)?,
+            name,
+            scenario,
+            seed,
+            seed_options: SeedOptions {
+                seed: Some(seed),
+                progress: options.progress.clone(),
+            },
+        })
+    }
 }
 
 /// A journal or WAL left by the previous file would be replayed into the new one.

@@ -6,13 +6,12 @@ use std::time::Instant;
 use tracing::info;
 
 use super::Project;
-use super::dev::{ResetOptions, ResetReport};
+use super::dev::{BuildInputs, ResetOptions, ResetReport};
 use super::server::{self, ServerEnv};
 use crate::config::{EnvConfig, ProviderKind};
 use crate::engine::{AnyBackend, ServerAdmin};
 use crate::error::Error;
 use crate::migrate::{self, ApplyOptions};
-use crate::seed::SeedOptions;
 use crate::state::EnvState;
 use crate::template::{self, TemplateKey};
 
@@ -66,17 +65,13 @@ async fn materialize(
     options: &ResetOptions,
     start: Instant,
 ) -> Result<ResetReport, Error> {
-    let migrations = project.migrations(env)?;
-    let name = options
-        .scenario
-        .clone()
-        .unwrap_or_else(|| project.default_scenario(env));
-    let scenario = project.scenario(&name)?;
-    let seed = options.seed.or(env.seed).unwrap_or(scenario.seed);
-    let seed_options = SeedOptions {
-        seed: Some(seed),
-        progress: options.progress.clone(),
-    };
+    let BuildInputs {
+        migrations,
+        name,
+        scenario,
+        seed,
+        seed_options,
+    } = BuildInputs::resolve(project, env, options)?;
     let mut admin = server.admin().await?;
     refuse_foreign_database(env, &state, &server.database, &mut admin).await?;
     let (template, built, rows) = if options.no_template {

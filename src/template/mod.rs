@@ -102,16 +102,7 @@ pub async fn ensure_sqlite(
     if path.exists() {
         return Ok((path, false));
     }
-    let lock_path = state
-        .locks()
-        .join(format!("template-{}.lock", &key.hash[..16]));
-    let _lock =
-        FileLock::acquire(&lock_path, Duration::from_secs(600), "template").map_err(|_| {
-            Error::Locked(format!(
-                "another dbenv has been building template {} for 10 minutes",
-                key.file_stem()
-            ))
-        })?;
+    let _lock = lock(state, key)?;
     if path.exists() {
         return Ok((path, false));
     }
@@ -129,18 +120,37 @@ pub async fn ensure_sqlite(
         }
     };
     rename_synced(&temp, &path)?;
-    let info = TemplateInfo {
-        scenario: key.scenario.clone(),
-        seed: key.seed,
-        migrations: key.migrations.clone(),
-        scenario_fingerprint: key.scenario_fingerprint.clone(),
-        rows: report.total_rows(),
-        build_ms: start.elapsed().as_millis() as u64,
-        built_at: chrono::Utc::now().to_rfc3339(),
-    };
+    let info = TemplateInfo::new(key, &report, start);
     write_info(&info_path(&path), &info)?;
     info!(template = %key.file_stem(), rows = info.rows, ms = info.build_ms, "built template");
     Ok((path, true))
+}
+
+impl TemplateInfo {
+    fn new(key: &TemplateKey, report: &SeedReport, start: Instant) -> TemplateInfo {
+        TemplateInfo {
+            scenario: key.scenario.clone(),
+            seed: key.seed,
+            migrations: key.migrations.clone(),
+            scenario_fingerprint: key.scenario_fingerprint.clone(),
+            rows: report.total_rows(),
+            build_ms: start.elapsed().as_millis() as u64,
+            built_at: chrono::Utc::now().to_rfc3339(),
+        }
+    }
+}
+
+/// Builders of the same template (any engine) wait for each other instead of racing.
+fn lock(state: &StateDir, key: &TemplateKey) -> Result<FileLock, Error> {
+    let path = state
+        .locks()
+        .join(format!("template-{}.lock", &key.hash[..16]));
+    FileLock::acquire(&path, Duration::from_secs(600), "template").map_err(|_| {
+        Error::Locked(format!(
+            "another dbenv has been building template {} for 10 minutes",
+            key.file_stem()
+        ))
+    })
 }
 
 fn write_info(path: &Path, info: &TemplateInfo) -> Result<(), Error> {

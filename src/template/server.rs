@@ -1,7 +1,7 @@
 //! Templates on a database server: a database (PostgreSQL) or schema (MySQL/MariaDB) named
 //! `dbenv_tpl_<hash>`, migrated and seeded once, then cloned by `up`, `reset` and fixtures.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tracing::info;
 
@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::migrate::{self, ApplyOptions, MigrationSet};
 use crate::provider::Endpoint;
 use crate::seed::{self, Scenario, SeedOptions, SeedReport};
-use crate::state::{FileLock, StateDir};
+use crate::state::StateDir;
 
 /// Prefix of every template database dbenv creates on a server.
 pub const TEMPLATE_PREFIX: &str = "dbenv_tpl_";
@@ -47,16 +47,7 @@ pub async fn ensure_server(
     if admin.database_exists(&name).await? {
         return Ok((name, false, known_rows()));
     }
-    let lock_path = state
-        .locks()
-        .join(format!("template-{}.lock", &key.hash[..16]));
-    let _lock =
-        FileLock::acquire(&lock_path, Duration::from_secs(600), "template").map_err(|_| {
-            Error::Locked(format!(
-                "another dbenv has been building template {} for 10 minutes",
-                key.file_stem()
-            ))
-        })?;
+    let _lock = super::lock(state, key)?;
     if admin.database_exists(&name).await? {
         return Ok((name, false, known_rows()));
     }
@@ -64,15 +55,7 @@ pub async fn ensure_server(
     let building = format!("{name}_b{}", std::process::id());
     let report = build_server(endpoint, admin, &building, migrations, scenario, options).await?;
     admin.rename_database(&building, &name).await?;
-    let info = TemplateInfo {
-        scenario: key.scenario.clone(),
-        seed: key.seed,
-        migrations: key.migrations.clone(),
-        scenario_fingerprint: key.scenario_fingerprint.clone(),
-        rows: report.total_rows(),
-        build_ms: start.elapsed().as_millis() as u64,
-        built_at: chrono::Utc::now().to_rfc3339(),
-    };
+    let info = TemplateInfo::new(key, &report, start);
     write_info(&info_file, &info)?;
     info!(template = %name, scenario = %key.scenario, rows = info.rows, ms = info.build_ms, "built template");
     Ok((name, true, info.rows))
