@@ -21,6 +21,7 @@
 //! | [`engine`] | what each database engine provides, behind the [`engine::Backend`] trait |
 //! | [`template`] | migrated + seeded databases kept for instant resets |
 //! | [`project`] | the operations behind each command (`up`, `reset`, `status`, …) |
+//! | [`fixture`] | [`TestDb`]: an isolated, migrated, seeded database per test |
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), dbenv::Error> {
@@ -36,6 +37,7 @@
 pub mod config;
 pub mod engine;
 mod error;
+pub mod fixture;
 pub mod migrate;
 pub mod project;
 pub mod provider;
@@ -47,4 +49,8 @@ pub mod template;
 pub mod util;
 pub mod value;
 
+/// `#[dbenv::test]`: the test gets its own database; see [`fixture`].
+#[cfg(feature = "macros")]
+pub use dbenv_macros::test;
 pub use error::{EXIT_FAILURE, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, Error, Result};
+pub use fixture::{TestDb, TestDbBuilder};

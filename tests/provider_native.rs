@@ -58,6 +58,7 @@ fn spec<'a>(engine: EngineKind, dir: &'a Path, user: &'a str) -> NativeSpec<'a> 
         user,
         password: PASSWORD,
         bin_dir: None,
+        durable: true,
     }
 }
 
@@ -362,6 +363,7 @@ async fn a_bin_dir_without_the_binaries_is_named_in_the_error() {
         let dir = env_dir(project.path(), engine.as_str());
         let spec = NativeSpec {
             bin_dir: Some(&bad),
+            durable: true,
             ..spec(engine, &dir, "root")
         };
         let err = must_fail(native::ensure_running(&spec, None).await, &mut Guard(None));

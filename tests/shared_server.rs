@@ -64,6 +64,8 @@ async fn start(engine: EngineKind, dir: PathBuf) -> String {
         user,
         password: PASSWORD,
         bin_dir: None,
+        // Throwaway test data: no fsync, as the fixture library's own test servers.
+        durable: false,
     };
     let server = native::ensure_running(&spec, previous.as_ref())
         .await

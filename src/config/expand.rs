@@ -108,6 +108,19 @@ impl ConfigStr {
         })
     }
 
+    /// A string that did not come from `dbenv.toml` (an environment variable read by the
+    /// fixture library): taken as is, `$` included. `what` names it in messages.
+    pub fn literal(text: &str, what: &str) -> ConfigStr {
+        ConfigStr {
+            raw: text.replace('$', "$$"),
+            file: PathBuf::from(what),
+            line: 0,
+            column: 0,
+            field: what.to_string(),
+            dotenv: Arc::default(),
+        }
+    }
+
     /// The text as written in `dbenv.toml`, before expansion.
     pub fn raw(&self) -> &str {
         &self.raw

@@ -77,6 +77,14 @@ pub struct EnvConfig {
     pub backup: Option<BackupConfig>,
 }
 
+impl EnvConfig {
+    /// An env with every default (SQLite, file provider), as for an env named but not
+    /// defined in `dbenv.toml`.
+    pub fn implicit(name: &str) -> EnvConfig {
+        env_table::implicit_env(name)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplicationConfig {
     pub warn_lag: Option<Duration>,

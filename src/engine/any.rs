@@ -174,6 +174,9 @@ pub enum ServerAdmin {
     Postgres(super::postgres::PgAdmin),
     #[cfg(feature = "mysql")]
     Mysql(super::mysql::MySqlAdmin),
+    /// A build with no server engine (`features = ["sqlite"]`) has no admin to hold.
+    #[cfg(not(any(feature = "postgres", feature = "mysql")))]
+    NoServerEngine(std::convert::Infallible),
 }
 
 macro_rules! admin {
@@ -183,10 +186,16 @@ macro_rules! admin {
             ServerAdmin::Postgres($a) => $body,
             #[cfg(feature = "mysql")]
             ServerAdmin::Mysql($a) => $body,
+            #[cfg(not(any(feature = "postgres", feature = "mysql")))]
+            ServerAdmin::NoServerEngine(never) => match *never {},
         }
     };
 }
 
+#[cfg_attr(
+    not(any(feature = "postgres", feature = "mysql")),
+    allow(unused_variables)
+)]
 impl ServerAdmin {
     pub async fn connect(engine: EngineKind, url: &str) -> Result<ServerAdmin, Error> {
         match engine {

@@ -174,7 +174,7 @@ async fn materialize(
 
 /// What a database is built from: the env's migrations, the scenario and seed asked for
 /// (else the env's), shared by every engine's `up` and `reset`.
-pub(crate) struct BuildInputs {
+pub struct BuildInputs {
     pub migrations: crate::migrate::MigrationSet,
     pub name: String,
     pub scenario: seed::Scenario,

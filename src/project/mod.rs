@@ -8,7 +8,7 @@ mod gc_server;
 mod guard;
 mod migrations;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
-mod server;
+pub(crate) mod server;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 mod server_dev;
 mod status;
@@ -16,6 +16,7 @@ mod status;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub(crate) use dev::BuildInputs;
 pub use dev::{
     DownReport, ResetOptions, ResetReport, SeedOnTopOptions, down, reset, seed_on_top, up,
 };

@@ -273,6 +273,7 @@ async fn up_native(
         user,
         password,
         bin_dir: env.bin_dir.as_deref(),
+        durable: true,
     };
     let server = native::ensure_running(&spec, previous).await?;
     let endpoint = native::endpoint(&server, user, password);
@@ -286,7 +287,7 @@ pub(crate) fn native_dir(project: &Project, env: &EnvConfig) -> PathBuf {
 
 /// Poll until a query succeeds on the server's maintenance database. `died` is asked now
 /// and then whether the server is gone, and returns what it said last (log lines).
-async fn wait_ready<F, Fut>(endpoint: &Endpoint, died: F) -> Result<(), String>
+pub(crate) async fn wait_ready<F, Fut>(endpoint: &Endpoint, died: F) -> Result<(), String>
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Option<String>>,
@@ -348,46 +349,70 @@ fn container_spec(
     );
     labels.insert(container::LABEL_ENV.to_string(), env.name.clone());
     labels.insert(container::LABEL_ENGINE.to_string(), env.engine.to_string());
-    let (image, port, target, vars) = match env.engine {
-        EngineKind::Postgres => (
-            "postgres:16-alpine",
-            5432,
-            "/var/lib/postgresql/data",
-            vec![
-                ("POSTGRES_USER", user.to_string()),
-                ("POSTGRES_PASSWORD", password.to_string()),
-            ],
-        ),
-        engine => (
-            if engine == EngineKind::Mysql {
-                "mysql:8.4"
-            } else {
-                "mariadb:11"
-            },
-            3306,
-            "/var/lib/mysql",
-            vec![
-                ("MYSQL_ROOT_PASSWORD", password.to_string()),
-                ("MARIADB_ROOT_PASSWORD", password.to_string()),
-            ],
-        ),
-    };
+    let defaults = ContainerDefaults::of(env.engine, user, password);
     let remembered = state.server.as_ref().and_then(ServerState::port);
     ContainerSpec {
         volume: format!("{container_name}-data"),
         name: container_name,
-        image: env.image.clone().unwrap_or_else(|| image.to_string()),
+        image: env
+            .image
+            .clone()
+            .unwrap_or_else(|| defaults.image.to_string()),
         pull: env.pull,
         labels,
-        env: vars.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
-        container_port: port,
+        env: defaults.env,
+        container_port: defaults.port,
         host_port: if env.port != 0 {
             env.port
         } else {
             remembered.unwrap_or(0)
         },
-        volume_target: target.to_string(),
+        volume_target: defaults.volume_target.to_string(),
         args: Vec::new(),
+    }
+}
+
+/// What the official image of an engine expects: the image (when the env names none), the
+/// server's port, where its data lives, and the environment that sets the admin password.
+pub(crate) struct ContainerDefaults {
+    pub image: &'static str,
+    pub port: u16,
+    pub volume_target: &'static str,
+    pub env: Vec<(String, String)>,
+}
+
+impl ContainerDefaults {
+    pub fn of(engine: EngineKind, user: &str, password: &str) -> ContainerDefaults {
+        let (image, port, volume_target, vars) = match engine {
+            EngineKind::Postgres => (
+                "postgres:16-alpine",
+                5432,
+                "/var/lib/postgresql/data",
+                vec![
+                    ("POSTGRES_USER", user.to_string()),
+                    ("POSTGRES_PASSWORD", password.to_string()),
+                ],
+            ),
+            engine => (
+                if engine == EngineKind::Mysql {
+                    "mysql:8.4"
+                } else {
+                    "mariadb:11"
+                },
+                3306,
+                "/var/lib/mysql",
+                vec![
+                    ("MYSQL_ROOT_PASSWORD", password.to_string()),
+                    ("MARIADB_ROOT_PASSWORD", password.to_string()),
+                ],
+            ),
+        };
+        ContainerDefaults {
+            image,
+            port,
+            volume_target,
+            env: vars.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        }
     }
 }
 
@@ -424,7 +449,12 @@ fn docker_safe(s: &str) -> String {
     cleaned.trim_matches('-').chars().take(40).collect()
 }
 
-fn local_endpoint(engine: EngineKind, port: u16, user: &str, password: &str) -> Endpoint {
+pub(crate) fn local_endpoint(
+    engine: EngineKind,
+    port: u16,
+    user: &str,
+    password: &str,
+) -> Endpoint {
     Endpoint {
         engine,
         host: "127.0.0.1".into(),
@@ -436,7 +466,7 @@ fn local_endpoint(engine: EngineKind, port: u16, user: &str, password: &str) -> 
 }
 
 /// The account dbenv administers its own servers with.
-fn admin_user(env: &EnvConfig) -> String {
+pub(crate) fn admin_user(env: &EnvConfig) -> String {
     env.user.clone().unwrap_or_else(|| match env.engine {
         EngineKind::Postgres => "postgres".into(),
         _ => "root".into(),
@@ -490,7 +520,7 @@ pub(crate) fn database_name(env: &EnvConfig) -> Result<String, Error> {
         .collect())
 }
 
-fn external_endpoint(env: &EnvConfig) -> Result<Endpoint, Error> {
+pub(crate) fn external_endpoint(env: &EnvConfig) -> Result<Endpoint, Error> {
     let Some(url) = &env.url else {
         return Err(Error::Unsupported(format!(
             "env {} uses provider \"external\" but has no url; set url = \"${{DATABASE_URL}}\" in [env.{}]",

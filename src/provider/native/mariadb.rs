@@ -80,6 +80,13 @@ pub(super) async fn start(ctx: &Ctx<'_>, port: u16) -> Result<Started, Error> {
         .arg(opt("--pid-file=", &l.pid_file))
         .arg(opt("--log-error=", &l.log))
         .arg("--skip-name-resolve");
+    if !ctx.spec.durable {
+        cmd.args([
+            "--innodb-flush-log-at-trx-commit=0",
+            "--innodb-doublewrite=0",
+            "--sync-binlog=0",
+        ]);
+    }
     if ctx.bins.flavor == Flavor::Mysql {
         // No X Protocol listener on 33060 (two envs would fight over it; `loose-` because
         // MySQL 5.7 has no such option), no binary log.

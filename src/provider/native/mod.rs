@@ -19,6 +19,7 @@
 //!     user: "postgres",
 //!     password: "secret",
 //!     bin_dir: None,
+//!     durable: true,
 //! };
 //! let server = native::ensure_running(&spec, None).await?; // remember `server` (serde)
 //! println!("{}", native::endpoint(&server, "postgres", "secret").redacted_url("postgres"));
@@ -68,6 +69,10 @@ pub struct NativeSpec<'a> {
     pub password: &'a str,
     /// Where the server binaries are (from config); else PATH, then the usual folders.
     pub bin_dir: Option<&'a Path>,
+    /// `false` for throwaway servers (test fixtures): no fsync, no full-page writes or
+    /// doublewrite buffer. Much faster database creation and writes; a crash of the machine
+    /// may corrupt the data, which is acceptable only for data nobody keeps.
+    pub durable: bool,
 }
 
 impl fmt::Debug for NativeSpec<'_> {
@@ -79,6 +84,7 @@ impl fmt::Debug for NativeSpec<'_> {
             .field("user", &self.user)
             .field("password", &"***")
             .field("bin_dir", &self.bin_dir)
+            .field("durable", &self.durable)
             .finish()
     }
 }
@@ -282,6 +288,7 @@ mod tests {
             user: "postgres",
             password: "hunter2",
             bin_dir: None,
+            durable: true,
         };
         assert!(!format!("{spec:?}").contains("hunter2"));
     }

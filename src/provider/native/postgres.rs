@@ -47,10 +47,13 @@ pub(super) async fn init(ctx: &Ctx<'_>) -> Result<(), Error> {
 /// The server gets its own process group, so a Ctrl-C meant for dbenv does not reach it.
 pub(super) async fn start(ctx: &Ctx<'_>, port: u16) -> Result<Started, Error> {
     let ctl = ctx.bins.ctl.as_deref().unwrap_or(Path::new("pg_ctl"));
-    let options = format!(
+    let mut options = format!(
         "-p {port} -c listen_addresses=127.0.0.1 -k {}",
         shell_quote(&ctx.layout.socket_dir.to_string_lossy())
     );
+    if !ctx.spec.durable {
+        options.push_str(" -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
+    }
     let mut cmd = Command::new(ctl);
     cmd.args(["start", "-w", "-t", "60", "-s", "-D"])
         .arg(&ctx.layout.data)
