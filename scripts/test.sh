@@ -53,4 +53,31 @@ stop_test_servers() {
 }
 trap stop_test_servers EXIT
 
-cargo test --locked "$@"
+cargo test --locked --workspace "$@"
+
+# With arguments, that was a selection: stop here.
+[ $# -eq 0 ] || exit 0
+
+# The fixture library under nextest too: one process per test, one server for all of them.
+if command -v cargo-nextest >/dev/null; then
+  cargo nextest run --locked --test fixture_macro --no-fail-fast
+elif [ "${DBENV_TEST_REQUIRE:-}" = all ]; then
+  echo "cargo-nextest is missing and DBENV_TEST_REQUIRE=all: cargo install cargo-nextest --locked" >&2
+  exit 1
+fi
+
+# Every test run of the fixture library must have torn itself down: no run folder, no
+# server, no container left (their reapers finish within seconds of the run's end).
+runs=${TMPDIR:-/tmp}/dbenv-tests
+for _ in $(seq 100); do
+  left=$(find "$runs" -mindepth 1 -maxdepth 1 -type d 2>/dev/null || true)
+  containers=$(docker ps -aq --filter label=dbenv.test.run 2>/dev/null || true)
+  [ -z "$left$containers" ] && break
+  sleep 0.2
+done
+if [ -n "$left$containers" ]; then
+  echo "test runs left things behind:" >&2
+  echo "$left" "$containers" >&2
+  exit 1
+fi
+echo "fixture library: nothing left behind by the test runs" >&2

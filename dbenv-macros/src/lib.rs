@@ -20,10 +20,23 @@ use proc_macro::TokenStream;
 use proc_macro2::TokenStream as Tokens;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{FnArg, ItemFn, LitInt, LitStr, parse_macro_input};
+use syn::{FnArg, ItemFn, LitInt, LitStr};
 
 #[proc_macro_attribute]
 pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
+    let result = parse_args(args.into()).and_then(|calls| {
+        let function: ItemFn = syn::parse(item)?;
+        expand(function, calls)
+    });
+    match result {
+        Ok(tokens) => tokens.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+/// The attribute's arguments, as builder calls (`.scenario("demo")`…).
+fn parse_args(args: Tokens) -> syn::Result<Vec<Tokens>> {
+    use syn::parse::Parser;
     let mut calls = Vec::new();
     let parser = syn::meta::parser(|meta| {
         let key = meta
@@ -82,12 +95,8 @@ pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
         }
         Ok(())
     });
-    parse_macro_input!(args with parser);
-    let function = parse_macro_input!(item as ItemFn);
-    match expand(function, calls) {
-        Ok(tokens) => tokens.into(),
-        Err(e) => e.to_compile_error().into(),
-    }
+    parser.parse2(args)?;
+    Ok(calls)
 }
 
 fn expand(function: ItemFn, calls: Vec<Tokens>) -> syn::Result<Tokens> {
@@ -111,6 +120,11 @@ fn expand(function: ItemFn, calls: Vec<Tokens>) -> syn::Result<Tokens> {
         ));
     };
     let ty = &arg.ty;
+    // A `#[should_panic]` test passes by panicking: its database is not worth keeping.
+    let panic_expected = attrs
+        .iter()
+        .any(|a| a.path().is_ident("should_panic"))
+        .then(|| quote! { .panic_expected() });
     let name = &sig.ident;
     let output = &sig.output;
     let input = &sig.inputs;
@@ -122,8 +136,83 @@ fn expand(function: ItemFn, calls: Vec<Tokens>) -> syn::Result<Tokens> {
         #(#attrs)*
         #vis fn #name() #output {
             async fn __dbenv_test_body(#input) #output #block
-            let builder = ::dbenv::TestDb::builder() #(#calls)*;
+            let builder = ::dbenv::TestDb::builder() #(#calls)* #panic_expected;
             #run
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(args: &str, item: &str) -> String {
+        let result = parse_args(args.parse().unwrap())
+            .and_then(|calls| expand(syn::parse_str(item)?, calls));
+        match result {
+            Ok(tokens) => panic!("expected an error, got {tokens}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    const GOOD: &str = "async fn t(pool: PgPool) {}";
+
+    #[::core::prelude::v1::test]
+    fn arguments_become_builder_calls() {
+        let calls = parse_args(
+            r#"env = "test", scenario = "demo", seed = 7, engine = "mariadb", fixtures("a.sql", "b.sql")"#
+                .parse()
+                .unwrap(),
+        )
+        .unwrap();
+        let text: Vec<String> = calls
+            .iter()
+            .map(|c| c.to_string().replace(' ', ""))
+            .collect();
+        assert_eq!(
+            text,
+            [
+                r#".env("test")"#,
+                r#".scenario("demo")"#,
+                ".seed(7)",
+                ".engine(::dbenv::config::EngineKind::Mariadb)",
+                r#".fixture("a.sql")"#,
+                r#".fixture("b.sql")"#,
+            ]
+        );
+    }
+
+    #[::core::prelude::v1::test]
+    fn bad_arguments_say_what_is_expected() {
+        assert!(
+            error(r#"engine = "oracle""#, GOOD)
+                .contains("unknown engine \"oracle\": expected sqlite, postgres, mysql or mariadb")
+        );
+        assert!(error(r#"scenaro = "demo""#, GOOD).contains(
+            "unknown argument: expected env, engine, scenario, seed, fixtures or project"
+        ));
+        assert!(error("seed = \"x\"", GOOD).contains("expected integer literal"));
+        assert!(error("fixtures(1)", GOOD).contains("expected string literal"));
+    }
+
+    #[::core::prelude::v1::test]
+    fn bad_functions_say_how_to_write_them() {
+        assert!(error("", "fn t(pool: PgPool) {}").contains("must be async"));
+        assert!(error("", "async fn t() {}").contains("take one argument"));
+        assert!(error("", "async fn t(a: PgPool, b: PgPool) {}").contains("take one argument"));
+    }
+
+    #[::core::prelude::v1::test]
+    fn should_panic_tests_do_not_keep_their_database() {
+        let item = syn::parse_str("#[should_panic] async fn t(pool: PgPool) {}").unwrap();
+        let out = expand(item, Vec::new()).unwrap().to_string();
+        assert!(out.contains("panic_expected"), "{out}");
+        let item = syn::parse_str(GOOD).unwrap();
+        assert!(
+            !expand(item, Vec::new())
+                .unwrap()
+                .to_string()
+                .contains("panic_expected")
+        );
+    }
 }
