@@ -654,6 +654,22 @@ fn runs_clean_up_after_exit_panic_and_sigkill() {
         run_dirs(pid).is_empty()
     });
 
+    // Interrupted (Ctrl-C): the same.
+    let mut c = child(&p, "pg", "sleep");
+    let pid = c.process.id();
+    let port = port_of(&c.url);
+    Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap();
+    c.process.wait().unwrap();
+    eventually("the server of an interrupted run stops", || {
+        !listening(port)
+    });
+    eventually("the folder of an interrupted run goes", || {
+        run_dirs(pid).is_empty()
+    });
+
     // Killed together with its reaper (a reboot, a killed process group): the next run
     // sweeps it.
     let mut c = child(&p, "pg", "sleep");
@@ -704,4 +720,45 @@ fn dbenv_keep_keeps_sqlite_databases_until_the_next_run() {
     let mut next = child(&p, "dev", "exit");
     assert!(next.process.wait().unwrap().success());
     assert!(!file.exists(), "swept by the next run");
+}
+
+#[test]
+fn the_library_alone_is_lean() {
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "tree",
+            "--locked",
+            "--offline",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+            "--no-default-features",
+            "--features",
+            "sqlite,macros",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tree = String::from_utf8(out.stdout).unwrap();
+    assert!(tree.contains("sqlx-sqlite"), "{tree}");
+    for heavy in [
+        "clap ",
+        "bollard ",
+        "indicatif ",
+        "tracing-subscriber ",
+        "anyhow ",
+        "sqlx-postgres ",
+        "sqlx-mysql ",
+    ] {
+        assert!(
+            !tree.contains(heavy),
+            "a sqlite-only dev-dependency pulls {heavy}"
+        );
+    }
 }

@@ -53,7 +53,7 @@ fn parse_args(args: Tokens) -> syn::Result<Vec<Tokens>> {
             "project" => {
                 let value: LitStr = meta.value()?.parse()?;
                 calls.push(quote! {
-                    .project_dir(::std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(#value))
+                    .project_dir(::std::path::Path::new(::std::env!("CARGO_MANIFEST_DIR")).join(#value))
                 });
             }
             "seed" => {
@@ -136,7 +136,11 @@ fn expand(function: ItemFn, calls: Vec<Tokens>) -> syn::Result<Tokens> {
         #(#attrs)*
         #vis fn #name() #output {
             async fn __dbenv_test_body(#input) #output #block
-            let builder = ::dbenv::TestDb::builder() #(#calls)* #panic_expected;
+            // The crate under test, fixed at compile time: test binaries run without cargo
+            // (hyperfine, a debugger) find the project too. `project = "…"` overrides it.
+            let builder = ::dbenv::TestDb::builder()
+                .project_dir(::std::env!("CARGO_MANIFEST_DIR"))
+                #(#calls)* #panic_expected;
             #run
         }
     })
