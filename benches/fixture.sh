@@ -48,7 +48,7 @@ for l in sys.stdin:
 bin() { echo "$bins" | awk -v n="$1" '$1==n {print $2}'; }
 
 echo "== 1. dbenv set-up alone" >&2
-setup=$("$(bin setup_time)" --ignored --nocapture --test-threads=1 2>/dev/null | grep '^SETUP')
+setup=$("$(bin setup_time)" --ignored --nocapture --test-threads=1 2>&1 | tee "$out/fixture-setup.log" | grep "^SETUP" || { cat "$out/fixture-setup.log" >&2; exit 1; })
 echo "$setup" >&2
 
 per_test() { # suite -> ms per test on one thread, from 200 tests minus 1 test

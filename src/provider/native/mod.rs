@@ -117,6 +117,12 @@ pub enum Health {
     DataMissing,
 }
 
+/// The file the server of `dir` writes its process id to (first line) while it runs, for
+/// scripts that must stop it without dbenv.
+pub fn pid_file(engine: EngineKind, dir: &Path) -> Result<PathBuf, Error> {
+    Ok(Layout::new(dir, Family::of(engine)?).pid_file)
+}
+
 /// Where to reach a native server, logging in as `user`.
 pub fn endpoint(server: &NativeServer, user: &str, password: &str) -> Endpoint {
     Endpoint {
