@@ -21,6 +21,7 @@
 //! | [`engine`] | what each database engine provides, behind the [`engine::Backend`] trait |
 //! | [`template`] | migrated + seeded databases kept for instant resets |
 //! | [`project`] | the operations behind each command (`up`, `reset`, `status`, …) |
+//! | [`backup`] | backups: take, list, verify by restoring, restore, prune |
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), dbenv::Error> {
@@ -33,6 +34,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod backup;
 pub mod config;
 pub mod engine;
 mod error;

@@ -8,7 +8,7 @@ mod gc_server;
 mod guard;
 mod migrations;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
-mod server;
+pub(crate) mod server;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 mod server_dev;
 mod status;
