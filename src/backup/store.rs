@@ -154,8 +154,13 @@ impl Store {
 
     /// Remove the partial data file of a backup of this process that failed.
     pub fn discard_partial(&self, name: &str) {
-        if let Store::Local(dir) = self {
-            let _ = std::fs::remove_file(temp_beside(&dir.join(name)));
+        match self {
+            Store::Local(dir) => {
+                let _ = std::fs::remove_file(temp_beside(&dir.join(name)));
+            }
+            // An upload that never completed shows no object.
+            #[cfg(feature = "s3")]
+            Store::S3(_) => {}
         }
     }
 

@@ -16,7 +16,9 @@ use super::inspect::{self, Contents};
 use super::manifest::{self, Manifest};
 use super::pipe::{self, Totals};
 use super::store::{Sink, Store};
-use super::tools::{Job, Running, Tool};
+use super::tools::Running;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+use super::tools::{Job, Tool};
 use super::{BackupId, Target, catalog};
 use crate::config::{Compression, EngineKind, EnvConfig};
 use crate::error::Error;

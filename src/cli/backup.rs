@@ -7,12 +7,8 @@ use dbenv::project::Project;
 use super::{GlobalArgs, GuardArgs};
 
 /// Take a backup of an env now (`dbenv backup prod`), or work with its backups.
-///
-/// Backups go to the env's `[env.X.backup] dir`: a folder, or s3://bucket/prefix. Exit
-/// codes: 0 success, 1 the backup, restore or verification failed, 2 bad usage, config or
-/// backup id, 3 refused (restore into a production env without --force --confirm ENV).
 #[derive(Debug, Args)]
-#[command(args_conflicts_with_subcommands = true)]
+#[command(args_conflicts_with_subcommands = true, after_help = EXIT_CODES)]
 pub struct BackupArgs {
     /// The env to back up (default: project.default_env).
     pub env: Option<String>,
@@ -20,17 +16,30 @@ pub struct BackupArgs {
     pub command: Option<BackupCommand>,
 }
 
+const EXIT_CODES: &str =
+    "Backups go to the env's [env.X.backup] dir: a folder, or s3://bucket/prefix \
+(credentials from AWS_* variables, another store's endpoint from AWS_ENDPOINT_URL).
+
+Exit codes: 0 success; 1 the backup, restore or verification failed (a tool's error, a damaged \
+file, a failed check, storage unreachable); 2 bad usage (malformed or unknown backup id, env \
+without backups, bad config); 3 refused (restore into a production env without --force \
+--confirm ENV).";
+
 #[derive(Debug, Subcommand)]
 pub enum BackupCommand {
     /// List an env's complete backups, oldest first (a table, or --json).
+    #[command(after_help = EXIT_CODES)]
     List(ListArgs),
     /// Check a backup's checksum, restore it into a scratch database and compare it with
     /// its manifest (integrity, rows per table, migration version). Exit 1 if a check fails.
+    #[command(after_help = EXIT_CODES)]
     Verify(IdArgs),
     /// Restore a backup into its env, or another env with --to. Refused on a production
     /// env without --force --confirm ENV (exit 3).
+    #[command(after_help = EXIT_CODES)]
     Restore(RestoreArgs),
     /// Apply the env's keep policy: show what would be deleted; delete with --yes.
+    #[command(after_help = EXIT_CODES)]
     Prune(PruneArgs),
 }
 
@@ -226,7 +235,12 @@ async fn prune(args: &PruneArgs, g: &GlobalArgs, project: &Project) -> anyhow::R
             (false, true) => "would delete",
             (false, false) => "deleted",
         };
-        println!("{action:<12} {} {}", d.id, d.reasons.join(","));
+        let why = if d.keep {
+            format!(" ({})", d.reasons.join(", "))
+        } else {
+            String::new()
+        };
+        println!("{action:<12} {}{why}", d.id);
     }
     if r.dry_run && r.decisions.iter().any(|d| !d.keep) {
         eprintln!(
