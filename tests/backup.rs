@@ -546,6 +546,18 @@ fn server_story(engine: &str, admin_url: &str, tools: &[&str]) {
         r
     };
     run(&["up", "prod"]).code(0);
+    let app = replace_database(admin_url, "dbenv_bk", &database);
+    if engine == "mariadb" {
+        // Routines and events travel with the backup and survive the restore's swap.
+        mysql_exec(
+            &app,
+            &[
+                "CREATE PROCEDURE bk_proc() SELECT 1",
+                "CREATE FUNCTION bk_fn(x INT) RETURNS INT DETERMINISTIC RETURN x + 1",
+                "CREATE EVENT bk_event ON SCHEDULE EVERY 1 DAY DISABLE DO SELECT 1",
+            ],
+        );
+    }
     let rows = status_counts(&p, &vars);
     assert!(rows.values().sum::<u64>() > 100, "{rows:?}");
 
@@ -583,6 +595,22 @@ fn server_story(engine: &str, admin_url: &str, tools: &[&str]) {
     run(&["backup", "restore", &id]).code(3).err_has("refusing");
     run(&["backup", "restore", &id, "--force", "--confirm", "prod"]).code(0);
     assert_eq!(status_counts(&p, &vars), rows);
+    if engine == "mariadb" {
+        assert_eq!(
+            mysql_names(
+                &app,
+                "SELECT CAST(routine_name AS CHAR) FROM information_schema.routines WHERE routine_schema = DATABASE() ORDER BY 1"
+            ),
+            ["bk_fn", "bk_proc"]
+        );
+        assert_eq!(
+            mysql_names(
+                &app,
+                "SELECT CAST(event_name AS CHAR) FROM information_schema.events WHERE event_schema = DATABASE()"
+            ),
+            ["bk_event"]
+        );
+    }
 
     let args = std::fs::read_to_string(spies.join("args.log")).unwrap();
     assert!(
@@ -632,6 +660,35 @@ fn admin_url(engine: dbenv::engine::EngineKind, var: &str) -> Option<String> {
         "**** SKIP: no {engine} server binaries and no {var}: the {engine} backup test did not run ****"
     );
     None
+}
+
+#[cfg(feature = "mysql")]
+fn mysql_exec(url: &str, statements: &[&str]) {
+    block_on(async {
+        use sqlx::{AssertSqlSafe, Connection};
+        let mut conn = sqlx::MySqlConnection::connect(url).await.unwrap();
+        for s in statements {
+            sqlx::raw_sql(AssertSqlSafe(s.to_string()))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+        conn.close().await.unwrap();
+    })
+}
+
+#[cfg(feature = "mysql")]
+fn mysql_names(url: &str, sql: &str) -> Vec<String> {
+    block_on(async {
+        use sqlx::{AssertSqlSafe, Connection};
+        let mut conn = sqlx::MySqlConnection::connect(url).await.unwrap();
+        let names = sqlx::query_scalar(AssertSqlSafe(sql.to_string()))
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+        names
+    })
 }
 
 fn status_counts(p: &Project, vars: &[(&str, &str)]) -> BTreeMap<String, u64> {

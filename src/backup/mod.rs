@@ -12,6 +12,7 @@
 //! | [`inspect`] | row counts, migration version, integrity checks |
 //! | [`take`], [`verify`], [`restore`], [`catalog`] | the operations behind the commands |
 //! | [`retention`] | which backups a keep policy keeps (pure) |
+//! | `routines` | MySQL routines and events, carried across a database swap |
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), dbenv::Error> {
@@ -29,6 +30,8 @@ pub mod manifest;
 pub mod pipe;
 pub mod restore;
 pub mod retention;
+#[cfg(feature = "mysql")]
+mod routines;
 #[cfg(feature = "s3")]
 pub mod s3;
 pub mod store;

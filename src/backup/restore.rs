@@ -193,21 +193,57 @@ async fn server(
         let _ = admin.drop_database(&fresh).await;
         return Err(e);
     }
-    // Swap: the old database steps aside, the restored one takes its name, the old goes.
-    if admin.database_exists(&db).await? {
+    swap(&server, &mut admin, &fresh, &db).await?;
+    info!(database = %db, "restored");
+    Ok(db)
+}
+
+/// The old database steps aside, the restored one takes its name, the old one goes; on
+/// failure the old one comes back.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+async fn swap(
+    server: &crate::project::server::ServerEnv,
+    admin: &mut crate::engine::ServerAdmin,
+    fresh: &str,
+    db: &str,
+) -> Result<(), Error> {
+    #[cfg(feature = "mysql")]
+    let carried = match server.endpoint.engine {
+        EngineKind::Postgres => None,
+        _ => {
+            let url = server.url_of(server.endpoint.admin_database());
+            Some((
+                super::routines::read(&url, fresh).await?,
+                super::routines::read(&url, db).await?,
+                url,
+            ))
+        }
+    };
+    #[cfg(not(feature = "mysql"))]
+    let _ = server;
+    if !admin.database_exists(db).await? {
+        admin.rename_database(fresh, db).await?;
+    } else {
         let old = short_name(&format!("{db}_old_{}", std::process::id()));
         admin.drop_database(&old).await?;
-        admin.rename_database(&db, &old).await?;
-        if let Err(e) = admin.rename_database(&fresh, &db).await {
-            let _ = admin.rename_database(&old, &db).await;
+        admin.rename_database(db, &old).await?;
+        if let Err(e) = admin.rename_database(fresh, db).await {
+            let _ = admin.rename_database(&old, db).await;
+            #[cfg(feature = "mysql")]
+            if let Some((_, old_routines, url)) = &carried {
+                let _ = old_routines.create_in(url, db).await;
+            }
             return Err(e);
         }
         admin.drop_database(&old).await?;
-    } else {
-        admin.rename_database(&fresh, &db).await?;
     }
-    info!(database = %db, "restored");
-    Ok(db)
+    #[cfg(feature = "mysql")]
+    if let Some((routines, _, url)) = &carried
+        && !routines.is_empty()
+    {
+        routines.create_in(url, db).await?;
+    }
+    Ok(())
 }
 
 #[cfg(not(any(feature = "postgres", feature = "mysql")))]
