@@ -80,6 +80,7 @@ fn sqlite_round_trip_restores_identical_data() {
     let data = p.file(&format!("backups/{}", m["file"].as_str().unwrap()));
     assert!(data.to_string_lossy().ends_with(".sqlite.zst"));
     assert_eq!(mode(&data), 0o600);
+    assert_eq!(mode(&p.file("backups")), 0o700);
     assert_eq!(mode(&p.file(&format!("backups/{id}.manifest.json"))), 0o600);
     let bytes = std::fs::read(&data).unwrap();
     assert_eq!(

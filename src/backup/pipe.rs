@@ -108,6 +108,38 @@ pub(crate) fn copy<R: Read, W: Write>(
     }
 }
 
+/// A reader that reports how much went through it every few seconds (an `info` event:
+/// progress on stderr for long backups and restores).
+pub struct Progress<R> {
+    inner: R,
+    what: &'static str,
+    bytes: u64,
+    last: std::time::Instant,
+}
+
+impl<R> Progress<R> {
+    pub fn new(inner: R, what: &'static str) -> Progress<R> {
+        Progress {
+            inner,
+            what,
+            bytes: 0,
+            last: std::time::Instant::now(),
+        }
+    }
+}
+
+impl<R: Read> Read for Progress<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bytes += n as u64;
+        if self.last.elapsed() >= std::time::Duration::from_secs(5) {
+            self.last = std::time::Instant::now();
+            tracing::info!(mib = self.bytes >> 20, "{}", self.what);
+        }
+        Ok(n)
+    }
+}
+
 /// SHA-256 and size of a stored file.
 pub fn hash_file(path: &Path) -> io::Result<(String, u64)> {
     let mut file = File::open(path)?;

@@ -276,6 +276,7 @@ pub(crate) async fn restore_database(
         let mut running = Running::spawn(command, &what, true, false)?;
         let mut stdin = running.child.stdin.take().expect("piped stdin");
         let fed = pipe::open_decompressed(&data, compression)
+            .map(|reader| pipe::Progress::new(reader, "restoring"))
             .and_then(|mut reader| {
                 let mut buf = vec![0u8; 1 << 20];
                 pipe::copy(&mut reader, &mut stdin, &mut buf).map(drop)

@@ -107,7 +107,7 @@ impl Store {
     pub async fn sink(&self, name: &str) -> Result<Sink, Error> {
         match self {
             Store::Local(dir) => {
-                std::fs::create_dir_all(dir).at(dir)?;
+                create_private_dir(dir)?;
                 let target = dir.join(name);
                 let temp = temp_beside(&target);
                 let _ = std::fs::remove_file(&temp);
@@ -176,6 +176,15 @@ impl Store {
             Store::S3(_) => Vec::new(),
         }
     }
+}
+
+/// Create the backup folder (and its parents) private to the user, when missing.
+fn create_private_dir(dir: &Path) -> Result<(), Error> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).at(dir)
 }
 
 /// A data file on this machine (see [`Store::fetch`]).

@@ -195,6 +195,7 @@ fn pump(source: Source, sink: Sink, compression: Compression) -> Result<Totals, 
         Source::Tool(command, what) => {
             let mut running = Running::spawn(command, &what, false, true)?;
             let stdout = running.child.stdout.take().expect("piped stdout");
+            let stdout = pipe::Progress::new(stdout, "dumping");
             match pipe::store(stdout, sink, compression) {
                 Ok((sink, totals)) => match running.finish() {
                     Ok(()) => {
