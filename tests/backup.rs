@@ -133,6 +133,48 @@ fn sqlite_round_trip_restores_identical_data() {
 }
 
 #[test]
+fn a_wal_database_is_copied_with_the_online_backup_api() {
+    // In WAL mode committed pages may sit in the -wal file: the file alone is not the
+    // database. A row written last (still in the WAL) must be in the backup.
+    let p = Project::with_config(SQLITE_CONFIG);
+    p.ok(&["up", "dev"]);
+    let db = p.db("dev");
+    let conn = block_on(async {
+        use sqlx::{Connection, Executor};
+        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        conn.execute("PRAGMA journal_mode = WAL").await.unwrap();
+        conn.execute("PRAGMA wal_autocheckpoint = 0").await.unwrap();
+        conn.execute("CREATE TABLE late (note TEXT)").await.unwrap();
+        conn.execute("INSERT INTO late VALUES ('only in the WAL')")
+            .await
+            .unwrap();
+        conn
+    });
+    assert!(p.file(".dbenv/dev.sqlite-wal").exists());
+    let before = content_hash(&db);
+    let id = take(&p, "dev");
+    assert_eq!(manifest(&p, "backups", &id)["tables"]["late"], 1);
+    p.ok(&["backup", "verify", &id]);
+    block_on(async {
+        use sqlx::{Connection, Executor};
+        let mut conn = conn;
+        conn.execute("DELETE FROM late").await.unwrap();
+        conn.close().await.unwrap();
+    });
+    p.ok(&["backup", "restore", &id]);
+    assert_eq!(content_hash(&db), before);
+    assert!(
+        !p.file(".dbenv/dev.sqlite-wal").exists()
+            || std::fs::metadata(p.file(".dbenv/dev.sqlite-wal"))
+                .unwrap()
+                .len()
+                == 0
+    );
+}
+
+#[test]
 fn a_flipped_byte_fails_verify_and_restore() {
     let p = Project::with_config(SQLITE_CONFIG);
     p.ok(&["up", "dev"]);

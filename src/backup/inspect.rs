@@ -52,6 +52,31 @@ pub fn sqlite_copy(source: &Path, target: &Path) -> Result<(), Error> {
     Ok(())
 }
 
+/// A read transaction on a rollback-journal database: while it is open no writer can
+/// commit, so the file can be read as is. `None` for WAL databases, whose committed pages
+/// may still sit in the `-wal` file.
+#[cfg(feature = "sqlite")]
+pub fn sqlite_read_lock(
+    path: &Path,
+    timeout: std::time::Duration,
+) -> Result<Option<rusqlite::Connection>, Error> {
+    use rusqlite::{Connection, OpenFlags};
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| sqlite_error(path, "opening", e))?;
+    conn.busy_timeout(timeout)
+        .map_err(|e| sqlite_error(path, "setting the busy timeout", e))?;
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .map_err(|e| sqlite_error(path, "reading the journal mode", e))?;
+    if mode.eq_ignore_ascii_case("wal") {
+        return Ok(None);
+    }
+    // The first read takes the shared lock (rolling back a crashed writer's journal first).
+    conn.execute_batch("BEGIN; SELECT count(*) FROM sqlite_master;")
+        .map_err(|e| sqlite_error(path, "starting a read transaction", e))?;
+    Ok(Some(conn))
+}
+
 #[cfg(feature = "sqlite")]
 pub fn sqlite_contents(path: &Path) -> Result<Contents, Error> {
     use rusqlite::{Connection, OpenFlags};

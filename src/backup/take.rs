@@ -28,6 +28,9 @@ use crate::project::Project;
 enum Source {
     /// A consistent copy of a SQLite file (removed when done).
     File(tempfile::TempPath),
+    /// A SQLite file that cannot change while the read transaction is open.
+    #[cfg(feature = "sqlite")]
+    Locked(PathBuf, rusqlite::Connection),
     /// A dump tool's stdout.
     Tool(Command, String),
 }
@@ -94,8 +97,23 @@ async fn sqlite(
             env.name
         )));
     }
-    // The copy goes beside the database (same file system, same privacy); a killed backup's
-    // copy carries the temporary marker and is removed by the next run.
+    // Rollback-journal databases (dbenv's own): under a read transaction no writer can
+    // commit, so the file itself is streamed, consistent, in one pass.
+    let (source, timeout) = (path.clone(), project.lock_timeout);
+    let locked = blocking(move || inspect::sqlite_read_lock(&source, timeout)).await?;
+    if let Some(lock) = locked {
+        let source = path.clone();
+        let (lock, contents) = blocking(move || {
+            let contents = inspect::sqlite_contents(&source)?;
+            Ok((lock, contents))
+        })
+        .await?;
+        let totals = stream(Source::Locked(path.clone(), lock), store, file, compression).await?;
+        return Ok((totals, contents, path.display().to_string()));
+    }
+    // WAL databases: a copy with the online backup API, beside the database (same file
+    // system, same privacy); a killed backup's copy carries the temporary marker and is
+    // removed by the next run.
     let dir = path.parent().map(PathBuf::from).unwrap_or_default();
     crate::state::remove_stale_temps(&dir);
     let copy = temp_path(crate::state::temp_beside(&path.with_extension("backup")))?;
@@ -189,6 +207,16 @@ fn pump(source: Source, sink: Sink, compression: Compression) -> Result<Totals, 
             let file = std::fs::File::open(&path).map_err(|e| Error::io(path.to_path_buf(), e))?;
             let (sink, totals) =
                 pipe::store(file, sink, compression).map_err(|e| io_error("copy", e))?;
+            sink.commit()?;
+            Ok(totals)
+        }
+        #[cfg(feature = "sqlite")]
+        Source::Locked(path, lock) => {
+            let file = std::fs::File::open(&path).map_err(|e| Error::io(path.clone(), e))?;
+            let file = pipe::Progress::new(file, "compressing the database");
+            let (sink, totals) =
+                pipe::store(file, sink, compression).map_err(|e| io_error("copy", e))?;
+            drop(lock);
             sink.commit()?;
             Ok(totals)
         }
