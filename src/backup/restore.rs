@@ -50,10 +50,7 @@ pub async fn restore(
 ) -> Result<RestoreReport, Error> {
     let id = BackupId::parse(id)?;
     let source = Target::for_id(project, env)?;
-    let into = match &options.to {
-        Some(to) => project.env(Some(to))?,
-        None => source.env,
-    };
+    let into = target_env(project, env, options.to.as_deref())?;
     guard(into, "restore a backup", &options.confirmation)?;
     let clock = Instant::now();
     let manifest = catalog::load(&source, &id).await?;
@@ -72,6 +69,19 @@ pub async fn restore(
         database,
         duration_ms: clock.elapsed().as_millis() as u64,
     })
+}
+
+/// The env a restore writes into: `to`, else the env holding the backups (`env`, else the
+/// only env with backups configured).
+pub fn target_env<'a>(
+    project: &'a Project,
+    env: Option<&str>,
+    to: Option<&str>,
+) -> Result<&'a EnvConfig, Error> {
+    match to {
+        Some(to) => project.env(Some(to)),
+        None => Ok(Target::for_id(project, env)?.env),
+    }
 }
 
 /// A backup restores into an env of the same engine (MySQL and MariaDB share a format).

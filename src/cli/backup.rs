@@ -203,11 +203,11 @@ fn print_checks(v: &Verification) {
 }
 
 async fn restore(args: &RestoreArgs, g: &GlobalArgs, project: &Project) -> anyhow::Result<u8> {
-    let into = args.to.as_deref().or(args.id.env.as_deref());
-    let (name, production) = super::is_production(project, into);
+    let into = backup::restore::target_env(project, args.id.env.as_deref(), args.to.as_deref())?;
+    let (name, production) = (&into.name, into.kind == dbenv::config::EnvKind::Production);
     let options = RestoreOptions {
         to: args.to.clone(),
-        confirmation: args.guard.confirmation(&name, production),
+        confirmation: args.guard.confirmation(name, production),
     };
     let r = backup::restore(project, args.id.env.as_deref(), &args.id.id, &options).await?;
     if g.json {
