@@ -140,7 +140,7 @@ async fn sqlite(
     );
     blocking(move || {
         pipe::decompress_to(&from, compression, &to).at(&to)?;
-        let problems = super::inspect::sqlite_problems(&to)?;
+        let problems = super::inspect::sqlite_problems(&to, super::inspect::Thoroughness::Quick)?;
         if problems.is_empty() {
             Ok(())
         } else {

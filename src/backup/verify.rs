@@ -89,7 +89,7 @@ async fn restored_contents(
             let (from, compression) = (fetched.path.clone(), manifest.compression);
             blocking(move || {
                 pipe::decompress_to(&from, compression, &scratch).at(&scratch)?;
-                let problems = inspect::sqlite_problems(&scratch)?;
+                let problems = inspect::sqlite_problems(&scratch, inspect::Thoroughness::Full)?;
                 let contents = inspect::sqlite_contents(&scratch)?;
                 drop(scratch);
                 Ok((problems, contents))
