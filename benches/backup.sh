@@ -3,6 +3,7 @@
 #
 #   bash benches/backup.sh                   # SQLite, PostgreSQL and MariaDB
 #   ENGINES="sqlite postgres" SCALE=8 bash benches/backup.sh
+#   RESTORE="sqlite" bash benches/backup.sh  # restore timings for these engines only
 #
 # The database: seeds/load.toml scaled SCALE times (organisations and users; every child
 # table follows through its `per` rules). SCALE=8 gives about 9 million rows.
@@ -18,6 +19,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 engines=${ENGINES:-sqlite postgres mariadb}
 scale=${SCALE:-8}
 runs=${RUNS:-3}
+restore=${RESTORE:-$engines}
+wants_restore() { case " $restore " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 command -v hyperfine >/dev/null || { apt-get update -qq && apt-get install -y -qq hyperfine >/dev/null; }
 cargo build --release --quiet --manifest-path "$root/Cargo.toml"
 dbenv="${CARGO_TARGET_DIR:-$root/target}/release/dbenv"
@@ -49,6 +52,14 @@ engine = "sqlite"
 [env.lite.backup]
 dir = "backups/lite"
 
+# The same database, backed up without compression: the pipeline's own cost.
+[env.lite-raw]
+engine = "sqlite"
+path = ".dbenv/lite.sqlite"
+[env.lite-raw.backup]
+dir = "backups/lite-raw"
+compression = "none"
+
 [env.pg]
 engine = "postgres"
 provider = "native"
@@ -74,17 +85,20 @@ for engine in $engines; do
     db=.dbenv/lite.sqlite
     echo "SQLite database: $(mib "$(size $db)")"
     hyperfine --runs "$runs" --export-markdown "$out/backup-sqlite.md" \
-      -n "SQLite: dbenv backup (online backup API + zstd + SHA-256)" \
+      -n "SQLite: dbenv backup (file under a read transaction + zstd + SHA-256)" \
       --prepare "rm -rf backups/lite" "$dbenv -q backup lite" \
+      -n "SQLite: dbenv backup, compression = none (SHA-256 only)" \
+      --prepare "rm -rf backups/lite-raw" "$dbenv -q backup lite-raw" \
       -n "SQLite: sqlite3 .backup" --prepare "rm -f copy.sqlite" "sqlite3 $db '.backup copy.sqlite'"
     rm -rf backups/lite
     id=$("$dbenv" -q backup lite)
     stored=$(size backups/lite/"$id".sqlite.zst)
     echo "| SQLite | $(mib "$(size $db)") | $(mib "$stored") | $(mib "$(size copy.sqlite)") (.backup copy, uncompressed) |" >>"$sizes"
+    wants_restore sqlite && \
     hyperfine --runs "$runs" --export-markdown "$out/restore-sqlite.md" \
-      -n "SQLite: dbenv backup restore (checksum + zstd -d + integrity check + rename)" \
+      -n "SQLite: dbenv backup restore (checksum + zstd -d + fsync + quick_check + rename)" \
       "$dbenv -q backup restore $id --env lite" \
-      -n "SQLite: cp of the .backup copy" "cp copy.sqlite restored.sqlite"
+      -n "SQLite: cp of the .backup copy, then sync it" "cp copy.sqlite restored.sqlite && sync restored.sqlite"
     rm -f copy.sqlite restored.sqlite
     ;;
   postgres)
@@ -104,6 +118,7 @@ for engine in $engines; do
     echo "| PostgreSQL | $(mib "$bytes") | $(mib "$(size backups/pg/"$id".pgdump.zst)") | $(mib "$(size pg.dump)") (pg_dump -Fc); $(mib "$(size raw.dump)") uncompressed |" >>"$sizes"
     rm -f raw.dump
     admin=${url%/*}/postgres
+    wants_restore postgres && \
     hyperfine --runs "$runs" --export-markdown "$out/restore-pg.md" \
       -n "PostgreSQL: dbenv backup restore (checksum + zstd -d + pg_restore into a new database + swap)" \
       "$dbenv -q backup restore $id --env pg" \
@@ -131,6 +146,7 @@ for engine in $engines; do
     rm -rf backups/maria
     id=$("$dbenv" -q backup maria)
     echo "| MariaDB | $(mib "$bytes") | $(mib "$(size backups/maria/"$id".sql.zst)") | $(mib "$(size maria.sql)") (SQL, uncompressed) |" >>"$sizes"
+    wants_restore mariadb && \
     hyperfine --runs "$runs" --export-markdown "$out/restore-maria.md" \
       -n "MariaDB: dbenv backup restore (checksum + zstd -d + mariadb into a new database + swap)" \
       "$dbenv -q backup restore $id --env maria" \

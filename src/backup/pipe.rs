@@ -11,9 +11,11 @@ use sha2::{Digest, Sha256};
 
 use crate::config::Compression;
 
-/// zstd level 3 (zstd's default): several times faster than gzip's default level, with a
-/// better ratio; the work is spread over `WORKERS` threads.
-const LEVEL: i32 = 3;
+/// zstd level 1: on a dump tool's output, level 3 costs 1.7× the CPU for 12% less (measured
+/// on a 1.2 GB SQLite file: 5.0 s / 519 MB at level 1, 8.5 s / 456 MB at level 3), and a
+/// backup shares its machine's cores with the dump tool and the database itself. The work
+/// is spread over [`workers`] threads.
+const LEVEL: i32 = 1;
 const BUFFER: usize = 1 << 20;
 
 /// What went through the pipeline.
