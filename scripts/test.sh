@@ -11,6 +11,9 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 # sqlite3: the real client opens dbenv's files. postgresql, mariadb-server: the native
 # provider's servers. Their clients (psql, mariadb) are used by the benchmarks too.
 missing=()
+# python3 with venv: moto's S3 server for the S3 backup test (installed below).
+command -v moto_server >/dev/null || python3 -c 'import venv, ensurepip' 2>/dev/null \
+  || missing+=(python3 python3-venv)
 command -v sqlite3 >/dev/null || missing+=(sqlite3)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server)
@@ -20,6 +23,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root apt-get update -qq
   # The packages' own services are not wanted: dbenv starts its servers itself.
   as_root env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# The S3 backup tests run against moto's S3 server, from PyPI, in a venv of its own.
+if ! command -v moto_server >/dev/null; then
+  venv=${TMPDIR:-/tmp}/dbenv-moto-venv
+  if [ ! -x "$venv/bin/moto_server" ]; then
+    echo "installing moto[server] into $venv" >&2
+    python3 -m venv "$venv" && "$venv/bin/pip" install -q 'moto[server]' >&2 \
+      || echo "could not install moto: the S3 backup test will be skipped" >&2
+  fi
+  export PATH="$venv/bin:$PATH"
 fi
 
 # Container tests use images built here from Debian's packages (no registry needed).

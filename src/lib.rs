@@ -22,6 +22,7 @@
 //! | [`template`] | migrated + seeded databases kept for instant resets |
 //! | [`project`] | the operations behind each command (`up`, `reset`, `status`, …) |
 //! | [`fixture`] | [`TestDb`]: an isolated, migrated, seeded database per test |
+//! | [`backup`] | backups: take, list, verify by restoring, restore, prune |
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), dbenv::Error> {
@@ -34,6 +35,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod backup;
 pub mod config;
 pub mod engine;
 mod error;

@@ -1,6 +1,7 @@
 //! Command-line interface: global flags and dispatch. Each command lives in its own file
 //! with its arguments and a thin `run` that calls the library.
 
+mod backup;
 mod completions;
 mod down;
 mod gc;
@@ -91,6 +92,8 @@ pub enum Command {
     Url(url::UrlArgs),
     /// Apply pending migrations (or see `migrate status`, `migrate new`, `migrate down`).
     Migrate(migrate::MigrateArgs),
+    /// Take a backup now, or list, verify, restore and prune backups.
+    Backup(backup::BackupArgs),
     /// Remove templates, databases and temporary files that no env owns any more.
     Gc(gc::GcArgs),
     /// Print a shell completion script.
@@ -146,6 +149,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
                 Command::Url(args) => url::run(args, g, &project),
                 Command::Migrate(args) => migrate::run(args, g, &project).await,
                 Command::Gc(args) => gc::run(args, g, &project).await,
+                Command::Backup(args) => backup::run(args, g, &project).await,
                 Command::Init(_) | Command::Completions(_) => unreachable!("handled above"),
             }
         }

@@ -1,0 +1,259 @@
+//! `dbenv backup ENV`: take a backup now.
+//!
+//! The order is what makes a backup trustworthy: leftovers of killed backups are removed
+//! (under the storage lock), the data streams to a temporary name (or an unfinished
+//! multipart upload), is synced and renamed (or the upload completed), and only then is
+//! the manifest written. A backup without its manifest does not exist.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Instant;
+
+use chrono::{SecondsFormat, Utc};
+use tracing::info;
+
+use super::inspect::{self, Contents};
+use super::manifest::{self, Manifest};
+use super::pipe::{self, Totals};
+use super::store::{Sink, Store};
+use super::tools::Running;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+use super::tools::{Job, Tool};
+use super::{BackupId, Target, catalog};
+use crate::config::{Compression, EngineKind, EnvConfig};
+use crate::error::Error;
+use crate::project::Project;
+
+/// Where the bytes of a backup come from.
+enum Source {
+    /// A consistent copy of a SQLite file (removed when done).
+    File(tempfile::TempPath),
+    /// A SQLite file that cannot change while the read transaction is open.
+    #[cfg(feature = "sqlite")]
+    Locked(PathBuf, rusqlite::Connection),
+    /// A dump tool's stdout.
+    Tool(Command, String),
+}
+
+/// Take a backup of `env` now; returns its manifest once it is complete.
+pub async fn backup(project: &Project, env: Option<&str>) -> Result<Manifest, Error> {
+    let target = Target::open(project, env)?;
+    let _lock = target.lock(project)?;
+    catalog::clean_leftovers(&target.store).await?;
+    let clock = Instant::now();
+    let started = Utc::now();
+    let id = BackupId::new(started);
+    let env = target.env;
+    let compression = target.config.compression;
+    let file = manifest::data_name(&id, env.engine, compression);
+    info!(env = %env.name, id = %id, to = %target.store.describe(), "backup started");
+    let (totals, contents, database) = match env.engine {
+        EngineKind::Sqlite => sqlite(project, env, &target.store, &file, compression).await?,
+        _ => server(project, env, &target.store, &file, compression).await?,
+    };
+    let finished = Utc::now();
+    let manifest = Manifest {
+        id: id.to_string(),
+        env: env.name.clone(),
+        engine: env.engine,
+        format: manifest::format_of(env.engine).to_string(),
+        server_version: contents.server_version,
+        migration_version: contents.migration_version,
+        database,
+        file,
+        compression,
+        raw_bytes: totals.raw_bytes,
+        stored_bytes: totals.stored_bytes,
+        sha256: totals.sha256,
+        started_at: started.to_rfc3339_opts(SecondsFormat::Millis, true),
+        finished_at: finished.to_rfc3339_opts(SecondsFormat::Millis, true),
+        duration_ms: clock.elapsed().as_millis() as u64,
+        dbenv_version: env!("CARGO_PKG_VERSION").to_string(),
+        tables: contents.tables,
+        counts_exact: !matches!(env.engine, EngineKind::Mysql | EngineKind::Mariadb),
+    };
+    // Last: from here on the backup exists.
+    target
+        .store
+        .put(&manifest::manifest_name(&id), &manifest.to_bytes())
+        .await?;
+    info!(id = %id, stored_bytes = manifest.stored_bytes, ms = manifest.duration_ms, "backup complete");
+    Ok(manifest)
+}
+
+async fn sqlite(
+    project: &Project,
+    env: &EnvConfig,
+    store: &Store,
+    file: &str,
+    compression: Compression,
+) -> Result<(Totals, Contents, String), Error> {
+    let path = project.sqlite_file(env)?;
+    if !path.exists() {
+        return Err(Error::State(format!(
+            "env {} has no database to back up ({} does not exist); run `dbenv up {}` first",
+            env.name,
+            path.display(),
+            env.name
+        )));
+    }
+    // Rollback-journal databases (dbenv's own): under a read transaction no writer can
+    // commit, so the file itself is streamed, consistent, in one pass.
+    let (source, timeout) = (path.clone(), project.lock_timeout);
+    let locked = blocking(move || inspect::sqlite_read_lock(&source, timeout)).await?;
+    if let Some(lock) = locked {
+        let source = path.clone();
+        let (lock, contents) = blocking(move || {
+            let contents = inspect::sqlite_contents(&source)?;
+            Ok((lock, contents))
+        })
+        .await?;
+        let totals = stream(Source::Locked(path.clone(), lock), store, file, compression).await?;
+        return Ok((totals, contents, path.display().to_string()));
+    }
+    // WAL databases: a copy with the online backup API, beside the database (same file
+    // system, same privacy); a killed backup's copy carries the temporary marker and is
+    // removed by the next run.
+    let dir = path.parent().map(PathBuf::from).unwrap_or_default();
+    crate::state::remove_stale_temps(&dir);
+    let copy = temp_path(crate::state::temp_beside(&path.with_extension("backup")))?;
+    let _ = std::fs::remove_file(&copy);
+    let (source, copy_path) = (path.clone(), copy.to_path_buf());
+    let contents = blocking(move || {
+        inspect::sqlite_copy(&source, &copy_path)?;
+        inspect::sqlite_contents(&copy_path)
+    })
+    .await?;
+    let totals = stream(Source::File(copy), store, file, compression).await?;
+    Ok((totals, contents, path.display().to_string()))
+}
+
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+async fn server(
+    project: &Project,
+    env: &EnvConfig,
+    store: &Store,
+    file: &str,
+    compression: Compression,
+) -> Result<(Totals, Contents, String), Error> {
+    let (server, _) = crate::project::server::ensure_up(project, env).await?;
+    let tool = Tool::find(Job::Dump, &server.endpoint, env.bin_dir.as_deref())?;
+    let url = server.url();
+    let db = server.database.clone();
+    let what = format!("{} of database {db}", tool.name());
+    let (totals, contents) = match env.engine {
+        #[cfg(feature = "postgres")]
+        EngineKind::Postgres => {
+            let (snapshot, contents) = inspect::pg_snapshot(&url, &db).await?;
+            let command = tool.dump(&db, Some(&snapshot.id));
+            let totals = stream(Source::Tool(command, what), store, file, compression).await;
+            snapshot.end().await;
+            (totals?, contents)
+        }
+        #[cfg(feature = "mysql")]
+        EngineKind::Mysql | EngineKind::Mariadb => {
+            let contents = inspect::mysql_contents(&url, &db).await?;
+            let command = tool.dump(&db, None);
+            (
+                stream(Source::Tool(command, what), store, file, compression).await?,
+                contents,
+            )
+        }
+        other => {
+            return Err(Error::Unsupported(format!(
+                "no backups for {other} in this build"
+            )));
+        }
+    };
+    drop(tool);
+    Ok((totals, contents, db))
+}
+
+#[cfg(not(any(feature = "postgres", feature = "mysql")))]
+async fn server(
+    _: &Project,
+    env: &EnvConfig,
+    _: &Store,
+    _: &str,
+    _: Compression,
+) -> Result<(Totals, Contents, String), Error> {
+    Err(Error::Unsupported(format!(
+        "env {} uses {}, but this build of dbenv has no server engines",
+        env.name, env.engine
+    )))
+}
+
+/// Stream `source` into the data file `name` of `store`, committed on success and removed
+/// on failure.
+async fn stream(
+    source: Source,
+    store: &Store,
+    name: &str,
+    compression: Compression,
+) -> Result<Totals, Error> {
+    let sink = store.sink(name).await?;
+    let result = blocking(move || pump(source, sink, compression)).await;
+    if result.is_err() {
+        store.discard_partial(name);
+    }
+    result
+}
+
+fn pump(source: Source, sink: Sink, compression: Compression) -> Result<Totals, Error> {
+    let io_error =
+        |what: &str, e: std::io::Error| Error::State(format!("writing the backup ({what}): {e}"));
+    match source {
+        Source::File(path) => {
+            let file = std::fs::File::open(&path).map_err(|e| Error::io(path.to_path_buf(), e))?;
+            let (sink, totals) =
+                pipe::store(file, sink, compression).map_err(|e| io_error("copy", e))?;
+            sink.commit()?;
+            Ok(totals)
+        }
+        #[cfg(feature = "sqlite")]
+        Source::Locked(path, lock) => {
+            let file = std::fs::File::open(&path).map_err(|e| Error::io(path.clone(), e))?;
+            let file = pipe::Progress::new(file, "compressing the database");
+            let (sink, totals) =
+                pipe::store(file, sink, compression).map_err(|e| io_error("copy", e))?;
+            drop(lock);
+            sink.commit()?;
+            Ok(totals)
+        }
+        Source::Tool(command, what) => {
+            let mut running = Running::spawn(command, &what, false, true)?;
+            let stdout = running.child.stdout.take().expect("piped stdout");
+            let stdout = pipe::Progress::new(stdout, "dumping");
+            match pipe::store(stdout, sink, compression) {
+                Ok((sink, totals)) => match running.finish() {
+                    Ok(()) => {
+                        sink.commit()?;
+                        Ok(totals)
+                    }
+                    Err(e) => {
+                        sink.abort();
+                        Err(e)
+                    }
+                },
+                Err(e) => {
+                    running.kill();
+                    Err(io_error(&what, e))
+                }
+            }
+        }
+    }
+}
+
+/// Run blocking work (files, child processes, compression) off the async threads.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::State(format!("a backup task failed: {e}")))?
+}
+
+/// A temporary path (removed on drop) for a file dbenv is about to create.
+pub(crate) fn temp_path(path: PathBuf) -> Result<tempfile::TempPath, Error> {
+    tempfile::TempPath::try_from_path(&path).map_err(|e| Error::io(path, e))
+}
