@@ -265,12 +265,14 @@ async fn server(_: &Project, into: &EnvConfig, _: &Manifest, _: &Fetched) -> Res
 }
 
 /// Identifiers stay within PostgreSQL's 63 bytes and MySQL's 64.
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
 fn short_name(name: &str) -> String {
     name.chars().take(63).collect()
 }
 
 /// Stream the backup at `data` through the engine's restore tool into the existing empty
 /// `database`.
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
 pub(crate) async fn restore_database(
     endpoint: &Endpoint,
     bin_dir: Option<&Path>,
