@@ -2,6 +2,7 @@
 # The fixture library against #[sqlx::test], side by side in one run (issue 5):
 #
 #   bash benches/fixture.sh           # writes target/bench/fixture.md and prints it
+#   ENGINES=pg bash benches/fixture.sh  # only PostgreSQL (sqlx's SQLite suite takes minutes)
 #
 # The project in benches/fixture/ has the example schema plus 27 migrations (30 files) and
 # the demo scenario. sqlx's tests get the same data from fixture SQL dumped here from a
@@ -17,6 +18,7 @@
 # 2. per test, both tools, from whole runs: (200 tests - 1 test) / 199 on one thread;
 # 3. a suite of 200 tests end to end (the binaries, default threads), hyperfine.
 set -euo pipefail
+engines=${ENGINES:-sqlite pg}
 root=$(cd "$(dirname "$0")/.." && pwd)
 bench="$root/benches/fixture"
 command -v hyperfine >/dev/null || { apt-get update -qq && apt-get install -y -qq hyperfine >/dev/null; }
@@ -34,7 +36,7 @@ mkdir -p fixtures
 sqlite3 .dbenv/dev.sqlite ".dump --data-only" | grep -v '_sqlx_migrations' >fixtures/demo_sqlite.sql
 "$dbenv" -q reset pgdemo --scenario demo >/dev/null
 pg_dump --data-only --inserts --exclude-table=_sqlx_migrations -d "$("$dbenv" url pgdemo)" \
-  | grep -v '^SET \|^SELECT pg_catalog.set_config' >fixtures/demo_pg.sql
+  | grep -v '^SET \|^SELECT pg_catalog.set_config\|^\\' >fixtures/demo_pg.sql
 "$dbenv" -q down pgdemo --purge >/dev/null
 echo "   $(grep -c '^INSERT' fixtures/demo_sqlite.sql) rows (SQLite), $(grep -c '^INSERT' fixtures/demo_pg.sql) rows (PostgreSQL)" >&2
 
@@ -67,7 +69,8 @@ mean() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["result
 
 echo "== 2. per test, from whole runs on one thread" >&2
 declare -A per
-for s in dbenv_sqlite sqlx_sqlite dbenv_pg sqlx_pg; do
+suites=$(for e in $engines; do echo "dbenv_$e sqlx_$e"; done)
+for s in $suites; do
   b=$(bin "$s")
   # shellcheck disable=SC2046
   hyperfine -N $(runs "$s") --export-json "$out/fixture-$s.json" \
@@ -79,7 +82,7 @@ done
 
 echo "== 3. suites of 200, default threads (2 here)" >&2
 declare -A suite
-for s in dbenv_sqlite sqlx_sqlite dbenv_pg sqlx_pg; do
+for s in $suites; do
   # shellcheck disable=SC2046
   hyperfine -N $(runs "$s") --export-json "$out/fixture-suite-$s.json" "$(bin "$s")" >/dev/null 2>&1
   suite[$s]=$(mean "$out/fixture-suite-$s.json" 0)
@@ -91,7 +94,7 @@ done
   echo
   echo "| engine | dbenv | #[sqlx::test] | dbenv is faster by |"
   echo "|---|---|---|---|"
-  for e in sqlite pg; do
+  for e in $engines; do
     python3 -c 'import sys; d,s=float(sys.argv[2]),float(sys.argv[3]); print("| %s | %.2f ms | %.2f ms | %.1fx |" % (sys.argv[1], d, s, s/d))' \
       "$e" "${per[dbenv_$e]}" "${per[sqlx_$e]}"
   done
@@ -100,7 +103,7 @@ done
   echo
   echo "| engine | dbenv | #[sqlx::test] | dbenv is faster by |"
   echo "|---|---|---|---|"
-  for e in sqlite pg; do
+  for e in $engines; do
     python3 -c 'import sys; d,s=float(sys.argv[2]),float(sys.argv[3]); print("| %s | %.2f s | %.2f s | %.1fx |" % (sys.argv[1], d, s, s/d))' \
       "$e" "${suite[dbenv_$e]}" "${suite[sqlx_$e]}"
   done

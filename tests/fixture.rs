@@ -296,75 +296,30 @@ async fn server_story(p: &Project, env: &str) {
     let (a, b) = tokio::join!(build(), build());
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_ne!(a.name(), b.name());
-    macro_rules! q {
-        ($sql:expr) => {
-            sqlx::query_scalar::<_, i64>($sql)
-        };
+    // The same checks on either engine's pool type.
+    macro_rules! isolated {
+        ($pool:ty) => {{
+            let (pa, pb): ($pool, $pool) = (a.pool(), b.pool());
+            let count = |sql: &'static str, pool: $pool| async move {
+                sqlx::query_scalar::<_, i64>(sql)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap()
+            };
+            assert_eq!(count("SELECT count(*) FROM users", pa.clone()).await, 60);
+            let fixture = "SELECT count(*) FROM labels WHERE name = 'fixture'";
+            assert_eq!(count(fixture, pa.clone()).await, 1);
+            sqlx::query("DELETE FROM comments")
+                .execute(&pa)
+                .await
+                .unwrap();
+            assert_eq!(count("SELECT count(*) FROM comments", pa).await, 0);
+            assert!(count("SELECT count(*) FROM comments", pb).await > 0);
+        }};
     }
     match a.engine() {
-        EngineKind::Postgres => {
-            let (pa, pb): (PgPool, PgPool) = (a.pool(), b.pool());
-            assert_eq!(
-                q!("SELECT count(*) FROM users")
-                    .fetch_one(&pa)
-                    .await
-                    .unwrap(),
-                60
-            );
-            assert_eq!(
-                q!("SELECT count(*) FROM labels WHERE name = 'fixture'")
-                    .fetch_one(&pa)
-                    .await
-                    .unwrap(),
-                1
-            );
-            sqlx::query("DELETE FROM comments")
-                .execute(&pa)
-                .await
-                .unwrap();
-            assert_eq!(
-                q!("SELECT count(*) FROM comments")
-                    .fetch_one(&pa)
-                    .await
-                    .unwrap(),
-                0
-            );
-            assert!(
-                q!("SELECT count(*) FROM comments")
-                    .fetch_one(&pb)
-                    .await
-                    .unwrap()
-                    > 0
-            );
-        }
-        _ => {
-            let (pa, pb): (sqlx::MySqlPool, sqlx::MySqlPool) = (a.pool(), b.pool());
-            assert_eq!(
-                q!("SELECT count(*) FROM users")
-                    .fetch_one(&pa)
-                    .await
-                    .unwrap(),
-                60
-            );
-            sqlx::query("DELETE FROM comments")
-                .execute(&pa)
-                .await
-                .unwrap();
-            assert_eq!(
-                q!("SELECT count(*) FROM comments")
-                    .fetch_one(&pa)
-                    .await
-                    .unwrap(),
-                0
-            );
-            assert!(
-                q!("SELECT count(*) FROM comments")
-                    .fetch_one(&pb)
-                    .await
-                    .unwrap()
-                    > 0
-            );
-        }
+        EngineKind::Postgres => isolated!(PgPool),
+        _ => isolated!(sqlx::MySqlPool),
     }
     let url = a.url().to_string();
     let name = a.name().to_string();

@@ -228,19 +228,7 @@ async fn up_container(
         info!(container = %spec.name, port = running.host_port, "started container");
     }
     let endpoint = local_endpoint(env.engine, running.host_port, user, password);
-    wait_ready(&endpoint, || async {
-        match docker.health(&spec.name).await {
-            Ok(container::Health::Running { .. }) => None,
-            _ => Some(
-                docker
-                    .logs_tail(&spec.name, 20)
-                    .await
-                    .unwrap_or_else(|e| e.to_string()),
-            ),
-        }
-    })
-    .await
-    .map_err(|e| Error::Server(format!("container {}: {e}", spec.name)))?;
+    wait_container_ready(&docker, &spec.name, &endpoint).await?;
     let server = ServerState::Container {
         name: spec.name,
         volume: spec.volume,
@@ -325,6 +313,28 @@ where
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Poll until the server in container `name` answers a query; if the container stops
+/// meanwhile, fail with its last log lines.
+pub(crate) async fn wait_container_ready(
+    docker: &Docker,
+    name: &str,
+    endpoint: &Endpoint,
+) -> Result<(), Error> {
+    wait_ready(endpoint, || async {
+        match docker.health(name).await {
+            Ok(container::Health::Running { .. }) => None,
+            _ => Some(
+                docker
+                    .logs_tail(name, 20)
+                    .await
+                    .unwrap_or_else(|e| e.to_string()),
+            ),
+        }
+    })
+    .await
+    .map_err(|e| Error::Server(format!("container {name}: {e}")))
 }
 
 /// A wrong password never becomes right by waiting.
