@@ -46,6 +46,11 @@ fn project() -> Project {
     Project::with_config(SHARED_CONFIG)
 }
 
+/// The error of a build that must fail, as users see it.
+async fn build_error(builder: dbenv::TestDbBuilder) -> String {
+    builder.build().await.unwrap_err().to_string()
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -191,25 +196,23 @@ fn fixtures_run_after_cloning_and_a_bad_one_is_named() {
         assert_eq!(plan, "enterprise", "fixtures run in order");
         assert_eq!(count(&pool, "organisations").await, 2, "empty scenario + 2");
 
-        let err = TestDb::builder()
-            .project_dir(p.path())
-            .fixture("tests/fixtures/broken.sql")
-            .build()
-            .await
-            .unwrap_err()
-            .to_string();
+        let err = build_error(
+            TestDb::builder()
+                .project_dir(p.path())
+                .fixture("tests/fixtures/broken.sql"),
+        )
+        .await;
         assert!(
             err.contains("broken.sql") && err.contains("nowhere"),
             "{err}"
         );
 
-        let err = TestDb::builder()
-            .project_dir(p.path())
-            .fixture("tests/fixtures/missing.sql")
-            .build()
-            .await
-            .unwrap_err()
-            .to_string();
+        let err = build_error(
+            TestDb::builder()
+                .project_dir(p.path())
+                .fixture("tests/fixtures/missing.sql"),
+        )
+        .await;
         assert!(
             err.contains("missing.sql") && err.contains("relative to the project root"),
             "{err}"
@@ -230,32 +233,19 @@ fn bad_requests_are_refused_clearly() {
         assert_eq!(err.exit_code(), 3);
         assert!(err.to_string().contains("production env"), "{err}");
 
-        let err = TestDb::builder()
-            .project_dir(p.path())
-            .env("nope")
-            .build()
-            .await
-            .unwrap_err()
-            .to_string();
+        let err = build_error(TestDb::builder().project_dir(p.path()).env("nope")).await;
         assert!(err.contains("nope") && err.contains("dev"), "{err}");
 
-        let err = TestDb::builder()
-            .project_dir(p.path())
-            .scenario("nosuch")
-            .build()
-            .await
-            .unwrap_err()
-            .to_string();
+        let err = build_error(TestDb::builder().project_dir(p.path()).scenario("nosuch")).await;
         assert!(err.contains("nosuch"), "{err}");
 
-        let err = TestDb::builder()
-            .project_dir(p.path())
-            .env("pg")
-            .engine(EngineKind::Sqlite)
-            .build()
-            .await
-            .unwrap_err()
-            .to_string();
+        let err = build_error(
+            TestDb::builder()
+                .project_dir(p.path())
+                .env("pg")
+                .engine(EngineKind::Sqlite),
+        )
+        .await;
         assert!(
             err.contains("engine sqlite") && err.contains("env pg is postgres"),
             "{err}"
@@ -273,12 +263,7 @@ fn bad_requests_are_refused_clearly() {
         );
 
         let none = tempfile::tempdir().unwrap();
-        let err = TestDb::builder()
-            .project_dir(none.path())
-            .build()
-            .await
-            .unwrap_err()
-            .to_string();
+        let err = build_error(TestDb::builder().project_dir(none.path())).await;
         assert!(err.contains("dbenv.toml"), "{err}");
     });
 }

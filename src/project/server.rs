@@ -491,15 +491,18 @@ fn password(env: &EnvConfig, state: &mut EnvState) -> Result<String, Error> {
     if let Some(p) = &state.generated_password {
         return Ok(p.clone());
     }
-    let mut rng = rand::rng();
-    let p: String = (0..24)
-        .map(|_| {
-            const CHARS: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-            CHARS[rng.random_range(0..CHARS.len())] as char
-        })
-        .collect();
+    let p = random_password(24);
     state.generated_password = Some(p.clone());
     Ok(p)
+}
+
+/// A password of `len` letters and digits, without the look-alikes (l, 1, O, 0…).
+pub(crate) fn random_password(len: usize) -> String {
+    const CHARS: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)
+        .collect()
 }
 
 /// The database holding the env's data: `database` from the config, else the external
