@@ -13,8 +13,9 @@
 # the suite's time.
 #
 # Figures:
-# 1. set-up per test, dbenv alone: TestDb::build() to a ready pool, mean of 200, back to
-#    back and with 20 ms of test work between builds (when copies made ahead are ready);
+# 1. set-up per test, to a ready pool with the data present: dbenv's TestDb::build() (mean of
+#    200, back to back and with 20 ms of test work between builds, when copies made ahead
+#    are ready) against #[sqlx::test]'s set-up steps (tests/setup_time.rs);
 # 2. per test, both tools, from whole runs: (200 tests - 1 test) / 199 on one thread;
 # 3. a suite of 200 tests end to end (the binaries, default threads), hyperfine.
 set -euo pipefail
@@ -58,7 +59,7 @@ for l in sys.stdin:
         print(m["target"]["name"], m["executable"])')
 bin() { echo "$bins" | awk -v n="$1" '$1==n {print $2}'; }
 
-echo "== 1. dbenv set-up alone" >&2
+echo "== 1. set-up per test" >&2
 setup=$("$(bin setup_time)" --ignored --nocapture --test-threads=1 2>&1 | tee "$out/fixture-setup.log" | grep -o "SETUP.*" || { cat "$out/fixture-setup.log" >&2; exit 1; })
 echo "$setup" >&2
 
@@ -108,7 +109,25 @@ done
       "$e" "${suite[dbenv_$e]}" "${suite[sqlx_$e]}"
   done
   echo
-  echo "### dbenv set-up alone (TestDb::build to a ready pool, 200 builds)"
+  echo "### Set-up per test (to a ready pool with the data present; one thread)"
+  echo
+  echo "| engine | dbenv, back to back | dbenv, 20 ms of test work between | #[sqlx::test] | dbenv is faster by |"
+  echo "|---|---|---|---|---|"
+  echo "$setup" | python3 -c '
+import re, sys
+rows = [dict(re.findall(r"(\w+)=(\S+)", l)) for l in sys.stdin]
+def mean(**k):
+    for r in rows:
+        if all(r.get(a) == b for a, b in k.items()):
+            return float(r["mean_ms"])
+for engine, env in (("sqlite", "dev"), ("postgres", "test")):
+    d0, d20 = mean(tool="dbenv", env=env, test_work_ms="0"), mean(tool="dbenv", env=env, test_work_ms="20")
+    s = mean(tool="sqlx", engine=engine)
+    if d0 is None or s is None:
+        continue
+    w = "%.2f ms" % d20 if d20 is not None else "-"
+    print("| %s | %.2f ms | %s | %.2f ms | %.0fx |" % (engine, d0, w, s, s / d0))
+'
   echo
   echo '```'
   echo "$setup"

@@ -148,19 +148,22 @@ impl PgAdmin {
     /// strategy follows the size: `FILE_COPY` (a file-level copy) for large templates, where
     /// it is fastest, and `WAL_LOG` for small ones, because `FILE_COPY` forces two
     /// checkpoints that cost more than copying a few megabytes (measured: 150–190 ms
-    /// against 100–120 ms for a fresh database).
+    /// against 100–120 ms for a fresh database). Without fsync (dbenv's throwaway test
+    /// servers) those checkpoints only hand pages to the OS, and `FILE_COPY` is about 3×
+    /// faster than `WAL_LOG` for a small template (measured: 15 ms against 47 ms).
     #[instrument(skip(self), err)]
     pub async fn clone_database(&mut self, template: &str, target: &str) -> Result<(), Error> {
         const FILE_COPY_FROM_BYTES: i64 = 64 << 20;
         let strategy = if self.version >= 150_000 {
-            let size: Option<i64> = sqlx::query_scalar(
-                "SELECT pg_database_size(oid) FROM pg_database WHERE datname = $1",
+            let (size, fsync): (Option<i64>, String) = sqlx::query_as(
+                "SELECT (SELECT pg_database_size(oid) FROM pg_database WHERE datname = $1), \
+                        current_setting('fsync')",
             )
             .bind(template)
-            .fetch_optional(&mut self.conn)
+            .fetch_one(&mut self.conn)
             .await
             .map_err(|e| Error::db(format!("sizing database {template}"), e))?;
-            if size.unwrap_or(i64::MAX) >= FILE_COPY_FROM_BYTES {
+            if fsync == "off" || size.unwrap_or(i64::MAX) >= FILE_COPY_FROM_BYTES {
                 " STRATEGY FILE_COPY"
             } else {
                 " STRATEGY WAL_LOG"
