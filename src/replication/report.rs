@@ -257,3 +257,68 @@ pub(crate) fn secs<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S
         None => s.serialize_none(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(primary_reachable: bool, replicas: &[Severity]) -> Report {
+        let mut primary = PrimaryReport {
+            reachable: primary_reachable,
+            ..Default::default()
+        };
+        if !primary_reachable {
+            primary.findings.push(Finding {
+                severity: Severity::Unknown,
+                message: "primary db:5432/app unreachable".into(),
+            });
+        }
+        Report {
+            env: "prod".into(),
+            engine: "postgres".into(),
+            status: Severity::Unknown,
+            summary: String::new(),
+            thresholds: Thresholds::default(),
+            primary: Some(primary),
+            replicas: replicas
+                .iter()
+                .enumerate()
+                .map(|(i, s)| ReplicaReport {
+                    target: format!("r{i}:5432/app"),
+                    status: *s,
+                    lag: Some(Duration::from_secs(i as u64)),
+                    findings: vec![Finding {
+                        severity: *s,
+                        message: format!("finding {i}"),
+                    }],
+                    ..Default::default()
+                })
+                .collect(),
+            elapsed_ms: 0,
+        }
+    }
+
+    #[test]
+    fn the_worst_replica_decides_and_the_summary_names_it() {
+        let mut r = report(true, &[Severity::Ok, Severity::Critical, Severity::Warning]);
+        r.conclude();
+        assert_eq!(r.status, Severity::Critical);
+        assert_eq!(
+            r.headline(),
+            "REPLICATION CRITICAL - prod: r1:5432/app: finding 1"
+        );
+        assert_eq!(r.max_lag(), Some(Duration::from_secs(2)));
+        assert_eq!(r.status.exit_code(), 2);
+    }
+
+    #[test]
+    fn an_unreachable_primary_is_unknown_whatever_the_replicas() {
+        let mut r = report(false, &[Severity::Critical]);
+        r.conclude();
+        assert_eq!(r.status, Severity::Unknown);
+        assert_eq!(r.summary, "primary db:5432/app unreachable");
+        let mut ok = report(true, &[Severity::Ok]);
+        ok.conclude();
+        assert_eq!(ok.summary, "1 replica healthy, max lag 0.000s");
+    }
+}
