@@ -2,6 +2,7 @@
 //! with its arguments and a thin `run` that calls the library.
 
 mod backup;
+mod check;
 mod completions;
 mod down;
 mod gc;
@@ -94,6 +95,8 @@ pub enum Command {
     Migrate(migrate::MigrateArgs),
     /// Take a backup now, or list, verify, restore and prune backups.
     Backup(backup::BackupArgs),
+    /// Health checks with monitoring exit codes: `check replication`.
+    Check(check::CheckArgs),
     /// Remove templates, databases and temporary files that no env owns any more.
     Gc(gc::GcArgs),
     /// Print a shell completion script.
@@ -135,9 +138,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Init(args) => init::run(args, g),
         Command::Completions(args) => completions::run(args),
         command => {
-            let mut project = match &g.config {
-                Some(path) => Project::load(path)?,
-                None => Project::discover(&std::env::current_dir()?)?,
+            let loaded = match &g.config {
+                Some(path) => Project::load(path),
+                None => Project::discover(&std::env::current_dir()?),
+            };
+            let mut project = match (loaded, command) {
+                // Monitoring checks end UNKNOWN (3) on a configuration error, not 2.
+                (Err(e), Command::Check(args)) => return check::unusable(args, g, &e),
+                (loaded, _) => loaded?,
             };
             project.lock_timeout = Duration::from_secs(g.lock_timeout);
             match command {
@@ -150,6 +158,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
                 Command::Migrate(args) => migrate::run(args, g, &project).await,
                 Command::Gc(args) => gc::run(args, g, &project).await,
                 Command::Backup(args) => backup::run(args, g, &project).await,
+                Command::Check(args) => check::run(args, g, &project).await,
                 Command::Init(_) | Command::Completions(_) => unreachable!("handled above"),
             }
         }
