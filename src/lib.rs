@@ -23,6 +23,7 @@
 //! | [`project`] | the operations behind each command (`up`, `reset`, `status`, …) |
 //! | [`fixture`] | [`TestDb`]: an isolated, migrated, seeded database per test |
 //! | [`backup`] | backups: take, list, verify by restoring, restore, prune |
+//! | [`schedule`] | `dbenv schedule`: backup schedules, restore drills, systemd timers |
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), dbenv::Error> {
@@ -43,6 +44,7 @@ pub mod fixture;
 pub mod migrate;
 pub mod project;
 pub mod provider;
+pub mod schedule;
 pub mod schema;
 pub mod seed;
 pub mod sqltext;
