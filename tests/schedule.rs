@@ -4,6 +4,8 @@
 //! during a backup, systemd units, and config errors with their location.
 
 mod common;
+#[path = "shared_server.rs"]
+mod shared_server;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, ExitStatus, Stdio};
@@ -635,4 +637,89 @@ fn bad_cron_or_tz_and_envs_without_a_schedule_are_usage_errors() {
     p.run(&["schedule", "nope"])
         .code(2)
         .err_has("unknown env \"nope\"");
+}
+
+/// The shared native PostgreSQL test server (or `DBENV_TEST_PG_URL`), as a production env
+/// whose URL carries the sentinel password: scheduled pg_dump backups, verified by a restore
+/// into a scratch database, pruned, drilled; JSON logs without the password.
+#[cfg(feature = "postgres")]
+#[test]
+fn postgres_scheduled_backups_and_drill_without_leaking_the_password() {
+    let admin = match std::env::var("DBENV_TEST_PG_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => match shared_server::native_server_url(dbenv::engine::EngineKind::Postgres) {
+            Some(url) => url,
+            None => {
+                assert_ne!(
+                    std::env::var("DBENV_TEST_REQUIRE").as_deref(),
+                    Ok("all"),
+                    "no PostgreSQL server"
+                );
+                eprintln!(
+                    "**** SKIP: no PostgreSQL: the scheduled PostgreSQL backup test did not run ****"
+                );
+                return;
+            }
+        },
+    };
+    block_on(async {
+        use sqlx::{AssertSqlSafe, Connection, Executor};
+        let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+        let create = format!(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'dbenv_sched') THEN \
+             CREATE ROLE dbenv_sched LOGIN SUPERUSER PASSWORD '{SENTINEL}'; END IF; END $$"
+        );
+        conn.execute(AssertSqlSafe(create)).await.unwrap();
+        conn.close().await.unwrap();
+    });
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_username("dbenv_sched").unwrap();
+    url.set_password(Some(SENTINEL)).unwrap();
+    url.set_path(&format!("dbenv_sched_{}", std::process::id()));
+    let p = Project::with_config(
+        r#"[env.prod]
+kind = "production"
+engine = "postgres"
+url = "${APP_URL}"
+scenario = "demo"
+[env.prod.backup]
+dir = "backups"
+schedule = "* * * * * *"
+drill = "*/2 * * * * *"
+keep = { last = 2 }
+"#,
+    );
+    let vars = [("APP_URL", url.as_str())];
+    p.run_with(&["up", "prod"], &vars).code(0);
+    let mut d = Daemon::start(&p, &[], &vars);
+    d.wait_for("three backups and a drill", |log| {
+        log.matches(r#""event":"job_finished","env":"prod","job":"backup""#)
+            .count()
+            >= 3
+            && log.contains(r#""event":"job_finished","env":"prod","job":"drill""#)
+    });
+    let (status, _, log) = d.stop();
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(!log.contains(SENTINEL), "the password was printed:\n{log}");
+    let lines = json_lines(&log);
+    assert!(events(&lines, "job_failed").is_empty(), "{log}");
+    for f in events(&lines, "job_finished") {
+        assert_eq!(f["fields"]["verified"], true, "{f}");
+    }
+    let listed = p.run_with(&["--json", "backup", "list", "prod"], &vars);
+    listed.code(0).never_says(SENTINEL);
+    let listed = listed.json();
+    let listed = listed.as_array().unwrap();
+    assert!(!listed.is_empty() && listed.len() <= 2, "{listed:?}");
+    assert!(listed.iter().all(|l| l["verification"]["ok"] == true));
+    assert!(
+        listed
+            .iter()
+            .all(|l| l["file"].as_str().unwrap().ends_with(".pgdump.zst"))
+    );
+    p.run_with(
+        &["down", "prod", "--purge", "--force", "--confirm", "prod"],
+        &vars,
+    )
+    .code(0);
 }
