@@ -70,6 +70,12 @@ impl Daemon {
         .unwrap();
     }
 
+    /// The exit status and the log, once it exits by itself.
+    fn wait(mut self) -> (ExitStatus, String) {
+        let status = self.child.wait().unwrap();
+        (status, self.log())
+    }
+
     /// SIGTERM, then the exit status, how long it took, and the log.
     fn stop(mut self) -> (ExitStatus, Duration, String) {
         self.term();
@@ -388,7 +394,7 @@ fn a_run_missed_while_down_is_caught_up_once_only_when_configured() {
 }
 
 #[test]
-fn sigterm_during_a_backup_aborts_it_cleanly_and_lists_nothing() {
+fn sigterm_during_a_backup_lets_it_finish_or_aborts_it_leaving_nothing() {
     let p = Project::with_config(
         r#"[env.dev]
 engine = "sqlite"
@@ -416,13 +422,50 @@ schedule = "* * * * * *"
         conn.close().await.unwrap();
     });
     let backups = p.file("backups");
+    let partial = |d: &mut Daemon| {
+        d.wait_for("a partial backup", |_| {
+            temps(&backups)
+                .iter()
+                .any(|t| std::fs::metadata(backups.join(t)).is_ok_and(|m| m.len() > 1_000_000))
+        })
+    };
+    let files = || {
+        let mut names: Vec<String> = std::fs::read_dir(&backups)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+
+    // One signal, within the grace period: the run finishes (backup, verify, prune), exit 0.
     let mut d = Daemon::start(&p, &[], &[]);
-    d.wait_for("a partial backup", |_| {
-        temps(&backups)
-            .iter()
-            .any(|t| std::fs::metadata(backups.join(t)).is_ok_and(|m| m.len() > 1_000_000))
-    });
-    // The first signal waits for the run (grace period); the second aborts it.
+    partial(&mut d);
+    d.term();
+    let (status, log) = d.wait();
+    assert_eq!(status.code(), Some(0), "{log}");
+    let after_shutdown = &log[log.find("event=\"shutting_down\"").unwrap()..];
+    assert!(after_shutdown.contains("event=\"job_finished\""), "{log}");
+    assert!(after_shutdown.contains("verified=true"), "{log}");
+    let listed = list(&p, "dev");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["tables"]["ballast"], 400);
+    let (kept, state) = (files(), p.read(".dbenv/schedule/dev/backup.json"));
+
+    // One signal, a grace period too short: the run is aborted when it ends, exit 130.
+    let mut d = Daemon::start(&p, &["--grace", "1"], &[]);
+    partial(&mut d);
+    d.term();
+    let start = Instant::now();
+    let (status, log) = d.wait();
+    assert_eq!(status.code(), Some(130), "{log}");
+    assert!(start.elapsed() >= Duration::from_millis(900), "{log}");
+    assert!(log.contains("event=\"aborting\"") && log.contains("event=\"job_aborted\""));
+
+    // Two signals: aborted at once.
+    let mut d = Daemon::start(&p, &[], &[]);
+    partial(&mut d);
     d.term();
     d.wait_for("the shutdown", |log| {
         log.contains("event=\"shutting_down\"")
@@ -430,20 +473,36 @@ schedule = "* * * * * *"
     let (status, took, log) = d.stop();
     assert_eq!(status.code(), Some(130), "{log}");
     assert!(took < Duration::from_secs(5), "the abort took {took:?}");
-    assert!(log.contains("event=\"aborting\""), "{log}");
-    assert!(log.contains("event=\"job_aborted\""), "{log}");
-    assert!(list(&p, "dev").is_empty(), "a partial backup is listed");
+    assert!(log.contains("event=\"aborting\"") && log.contains("event=\"job_aborted\""));
+
+    // Neither aborted run left anything partial: no temporary file, no file without a
+    // listed backup, every listed backup complete (an abort during the verification that
+    // follows a finished backup leaves that backup, unverified: no verdict is recorded).
     assert!(
         temps(&backups).is_empty(),
         "leftovers: {:?}",
         temps(&backups)
     );
-    let names: Vec<_> = std::fs::read_dir(&backups).unwrap().flatten().collect();
-    assert!(names.is_empty(), "files left in backups/: {names:?}");
+    let listed = list(&p, "dev");
+    assert!(listed.iter().all(|l| l["verification"]["ok"] != false));
+    for l in &listed {
+        let data = backups.join(l["file"].as_str().unwrap());
+        assert_eq!(std::fs::metadata(&data).unwrap().len(), l["stored_bytes"]);
+    }
+    for name in files() {
+        assert!(
+            listed
+                .iter()
+                .any(|l| name.starts_with(l["id"].as_str().unwrap())),
+            "{name} belongs to no listed backup"
+        );
+    }
+    assert!(kept.iter().all(|k| files().contains(k)));
     assert!(temps(&p.file(".dbenv")).is_empty(), "leftovers in .dbenv");
-    assert!(
-        !p.file(".dbenv/schedule/dev/backup.json").exists(),
-        "an aborted run is not recorded"
+    assert_eq!(
+        p.read(".dbenv/schedule/dev/backup.json"),
+        state,
+        "an aborted run is recorded"
     );
 }
 
