@@ -185,7 +185,7 @@ pub async fn run(
 fn lock_envs(project: &Project, envs: &[&str]) -> Result<Vec<FileLock>, Error> {
     envs.iter()
         .map(|env| {
-            let path = project.state.locks().join(format!("schedule-{env}.lock"));
+            let path = project.state.locks().join("schedule").join(format!("{env}.lock"));
             FileLock::acquire(&path, Duration::ZERO, &format!("schedule {env}")).map_err(|t| {
                 let by = t.holder.map(|p| format!(" (pid {p})")).unwrap_or_default();
                 Error::Locked(format!(
