@@ -24,6 +24,7 @@
 //! | [`fixture`] | [`TestDb`]: an isolated, migrated, seeded database per test |
 //! | [`backup`] | backups: take, list, verify by restoring, restore, prune |
 //! | [`replication`] | replica health and lag (`dbenv check replication`) |
+//! | [`schedule`] | `dbenv schedule`: backup schedules, restore drills, systemd timers |
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), dbenv::Error> {
@@ -45,6 +46,7 @@ pub mod migrate;
 pub mod project;
 pub mod provider;
 pub mod replication;
+pub mod schedule;
 pub mod schema;
 pub mod seed;
 pub mod sqltext;

@@ -6,6 +6,7 @@
 use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use sha2::{Digest, Sha256};
 
@@ -92,6 +93,20 @@ fn workers() -> u32 {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(4) as u32)
 }
 
+static CANCELLED: AtomicBool = AtomicBool::new(false);
+
+/// Stop every byte pipeline of this process (backups streaming to storage, restores and
+/// verifications decompressing) at its next buffer: each fails with a "cancelled" error and
+/// removes what it had written. For a process that is shutting down; it cannot be undone.
+pub fn cancel_all() {
+    CANCELLED.store(true, Ordering::SeqCst);
+}
+
+/// Whether [`cancel_all`] was called.
+pub fn cancelled() -> bool {
+    CANCELLED.load(Ordering::SeqCst)
+}
+
 pub(crate) fn copy<R: Read, W: Write>(
     source: &mut R,
     sink: &mut W,
@@ -99,6 +114,9 @@ pub(crate) fn copy<R: Read, W: Write>(
 ) -> io::Result<u64> {
     let mut total = 0;
     loop {
+        if cancelled() {
+            return Err(io::Error::other("cancelled: dbenv is shutting down"));
+        }
         let n = match source.read(buf) {
             Ok(0) => return Ok(total),
             Ok(n) => n,

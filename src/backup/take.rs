@@ -196,6 +196,11 @@ async fn stream(
     let result = blocking(move || pump(source, sink, compression)).await;
     if result.is_err() {
         store.discard_partial(name);
+        if pipe::cancelled() {
+            return Err(Error::Interrupted(
+                "the backup was cancelled; its partial file was removed".into(),
+            ));
+        }
     }
     result
 }

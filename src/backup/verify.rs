@@ -23,9 +23,15 @@ use crate::project::Project;
 
 /// Verify backup `id` of `env`; `Ok` with `ok: false` when a check failed (each check says
 /// what it found). The result is recorded in the storage either way.
+///
+/// `id` may be `latest`: the newest backup of the env.
 pub async fn verify(project: &Project, env: Option<&str>, id: &str) -> Result<Verification, Error> {
-    let id = BackupId::parse(id)?;
+    let parsed = (id != LATEST).then(|| BackupId::parse(id)).transpose()?;
     let target = Target::for_id(project, env)?;
+    let id = match parsed {
+        Some(id) => id,
+        None => latest(&target).await?,
+    };
     let manifest = catalog::load(&target, &id).await?;
     let clock = Instant::now();
     let mut checks = Vec::new();
@@ -39,7 +45,14 @@ pub async fn verify(project: &Project, env: Option<&str>, id: &str) -> Result<Ve
             format!("SHA-256 {sha} ({size} bytes)"),
         ));
         info!(id = %id, "checksum ok; restoring into a scratch database");
-        match restored_contents(project, &target, &manifest, &fetched).await {
+        let restored = restored_contents(project, &target, &manifest, &fetched).await;
+        if pipe::cancelled() {
+            // Not a verdict on the backup: record nothing.
+            return Err(Error::Interrupted(format!(
+                "the verification of backup {id} was cancelled"
+            )));
+        }
+        match restored {
             Ok((problems, contents)) => {
                 checks.push(integrity(&problems));
                 checks.push(counts(&manifest, &contents.tables));
@@ -68,6 +81,22 @@ pub async fn verify(project: &Project, env: Option<&str>, id: &str) -> Result<Ve
         .put(&manifest::verified_name(&id), &record)
         .await?;
     Ok(verification)
+}
+
+/// The word that names an env's newest backup instead of an id.
+pub const LATEST: &str = "latest";
+
+async fn latest(target: &Target<'_>) -> Result<BackupId, Error> {
+    let listed = catalog::list_in(&target.store, &target.env.name).await?;
+    match listed.last() {
+        Some(l) => l.manifest.backup_id(),
+        None => Err(Error::Unsupported(format!(
+            "env {} has no backup yet in {}; `dbenv backup {}` takes one",
+            target.env.name,
+            target.store.describe(),
+            target.env.name
+        ))),
+    }
 }
 
 /// Restore into scratch; return the integrity problems found and what the copy holds.

@@ -51,7 +51,8 @@ pub struct ListArgs {
 
 #[derive(Debug, Args)]
 pub struct IdArgs {
-    /// The backup id, as `dbenv backup list` shows it (e.g. 20261124T031500Z-a1b2).
+    /// The backup id, as `dbenv backup list` shows it (e.g. 20261124T031500Z-a1b2);
+    /// `verify` also takes `latest`, the env's newest backup.
     pub id: String,
     /// The env whose backups hold ID (default: the only env with backups configured).
     #[arg(long, value_name = "ENV")]

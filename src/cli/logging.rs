@@ -6,7 +6,8 @@ use tracing_subscriber::EnvFilter;
 
 use super::{Color, GlobalArgs};
 
-pub fn install(global: &GlobalArgs) {
+/// Install the subscriber; `json` for one JSON object per line.
+pub fn install(global: &GlobalArgs, json: bool) {
     let level = match global.verbose as i8 - global.quiet as i8 {
         i8::MIN..=-1 => "error",
         0 => "warn,dbenv=info",
@@ -24,7 +25,7 @@ pub fn install(global: &GlobalArgs) {
         .with_writer(std::io::stderr)
         .with_target(false)
         .without_time();
-    if global.log_format == super::LogFormat::Json {
+    if json {
         builder.json().init();
     } else {
         builder.with_ansi(ansi).init();

@@ -11,6 +11,7 @@ pub mod logging;
 mod migrate;
 mod progress;
 mod reset;
+mod schedule;
 mod seed;
 mod status;
 mod up;
@@ -97,6 +98,8 @@ pub enum Command {
     Backup(backup::BackupArgs),
     /// Health checks with monitoring exit codes: `check replication`.
     Check(check::CheckArgs),
+    /// Run the backup schedules in the foreground until stopped (or print systemd units).
+    Schedule(schedule::ScheduleArgs),
     /// Remove templates, databases and temporary files that no env owns any more.
     Gc(gc::GcArgs),
     /// Print a shell completion script.
@@ -159,10 +162,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
                 Command::Gc(args) => gc::run(args, g, &project).await,
                 Command::Backup(args) => backup::run(args, g, &project).await,
                 Command::Check(args) => check::run(args, g, &project).await,
+                Command::Schedule(args) => schedule::run(args, g, &project).await,
                 Command::Init(_) | Command::Completions(_) => unreachable!("handled above"),
             }
         }
     }
+}
+
+/// Whether the command handles SIGINT/SIGTERM itself (`main` otherwise stops it at Ctrl-C).
+pub fn handles_signals(cli: &Cli) -> bool {
+    matches!(&cli.command, Command::Schedule(a) if !a.print_systemd)
+}
+
+/// Whether logs are JSON: `--log-format json`, or `dbenv schedule` of a production env.
+pub fn json_logs(cli: &Cli) -> bool {
+    cli.global.log_format == LogFormat::Json || schedule::production_logs(&cli.command, &cli.global)
 }
 
 /// The exit code for an error that ends the program (DESIGN.md §3).

@@ -40,7 +40,9 @@ const REPLICATION_KEYS: &[&str] = &[
 const BACKUP_KEYS: &[&str] = &[
     "dir",
     "schedule",
+    "drill",
     "tz",
+    "catch_up",
     "keep",
     "compression",
     "verify",
@@ -288,8 +290,10 @@ fn parse_backup(name: &str, t: &Tbl) -> Result<BackupConfig> {
     }
     Ok(BackupConfig {
         dir,
-        schedule: t.string("schedule")?,
-        tz: t.string("tz")?,
+        schedule: cron(t, "schedule")?,
+        drill: cron(t, "drill")?,
+        tz: time_zone(t)?,
+        catch_up: t.bool("catch_up")?.unwrap_or(false),
         keep,
         compression: t
             .choice::<Compression>("compression")?
@@ -297,4 +301,34 @@ fn parse_backup(name: &str, t: &Tbl) -> Result<BackupConfig> {
         verify: t.bool("verify")?.unwrap_or(true),
         prune: t.bool("prune")?.unwrap_or(true),
     })
+}
+
+/// A cron expression, checked by the parser `dbenv schedule` uses.
+fn cron(t: &Tbl, key: &str) -> Result<Option<String>> {
+    let Some(text) = t.string(key)? else {
+        return Ok(None);
+    };
+    crate::schedule::plan::parse_cron(&text).map_err(|e| {
+        ConfigError::invalid(
+            t.value_loc(key),
+            format!(
+                "invalid cron expression \"{text}\" for {key} in {}: {e} (examples: \"0 3 * * *\" daily at 03:00, \"*/15 * * * *\" every 15 minutes, \"0 5 * * 0\" Sundays at 05:00)",
+                t.name
+            ),
+        )
+    })?;
+    Ok(Some(text))
+}
+
+fn time_zone(t: &Tbl) -> Result<Option<String>> {
+    let Some(name) = t.string("tz")? else {
+        return Ok(None);
+    };
+    crate::schedule::plan::parse_tz(&name).map_err(|e| {
+        ConfigError::invalid(
+            t.value_loc("tz"),
+            format!("invalid tz \"{name}\" in {}: {e}", t.name),
+        )
+    })?;
+    Ok(Some(name))
 }

@@ -98,8 +98,15 @@ pub struct ReplicationConfig {
 pub struct BackupConfig {
     /// A folder (relative to the project root when relative) or an object-store URL.
     pub dir: ConfigStr,
+    /// When `dbenv schedule` takes a backup: a cron expression (5 fields, or 6 with
+    /// seconds first), checked at load.
     pub schedule: Option<String>,
+    /// When `dbenv schedule` runs a restore drill (verifies the newest backup): cron.
+    pub drill: Option<String>,
+    /// The IANA time zone the cron expressions are read in (default UTC), checked at load.
     pub tz: Option<String>,
+    /// `dbenv schedule` runs a scheduled time missed while no scheduler ran, once at start.
+    pub catch_up: bool,
     pub keep: Keep,
     pub compression: Compression,
     pub verify: bool,
