@@ -36,9 +36,9 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
 pub fn format_duration(d: std::time::Duration) -> String {
     let ms = d.as_millis();
     match ms {
-        _ if ms % 1000 != 0 => format!("{ms}ms"),
-        _ if ms % 3_600_000 == 0 && ms > 0 => format!("{}h", ms / 3_600_000),
-        _ if ms % 60_000 == 0 && ms > 0 => format!("{}min", ms / 60_000),
+        _ if !ms.is_multiple_of(1000) => format!("{ms}ms"),
+        _ if ms.is_multiple_of(3_600_000) && ms > 0 => format!("{}h", ms / 3_600_000),
+        _ if ms.is_multiple_of(60_000) && ms > 0 => format!("{}min", ms / 60_000),
         _ => format!("{}s", ms / 1000),
     }
 }

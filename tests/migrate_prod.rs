@@ -468,7 +468,7 @@ fn mariadb_half_applied_migration_is_reported_and_resumed() {
     db.run(&["migrate", "prod", "--yes"])
         .code(1)
         .err_has("migration 0002_multi.sql failed at line 3: ")
-        .err_has("statement 3 of 4: INSERT INTO nope VALUES (1)")
+        .err_has("statement: INSERT INTO nope VALUES (1)\n  statement number: 3 of 4")
         .err_has("statements 1-2 of 4 are applied")
         .err_has("--resume");
     let progress =
@@ -516,7 +516,7 @@ fn mariadb_half_applied_migration_is_reported_and_resumed() {
     );
     db.run(&["migrate", "prod", "--yes"])
         .code(1)
-        .err_has("statement 2 of 3");
+        .err_has("statement number: 2 of 3");
     db.migration(
         "0003_more.sql",
         "CREATE TABLE d (id BIGINT);\nINSERT INTO t VALUES (2);\nCREATE TABLE e (id INT);\n",

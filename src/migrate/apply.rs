@@ -361,8 +361,11 @@ async fn run_up<B: Backend>(
         statements: statements.len(),
         line: statement.line,
         statement: excerpt(&statement.sql),
-        message: database_message(&e),
-        hint: timeout_hint(&database_message(&e), timeouts, env),
+        message: format!(
+            "{}{}",
+            database_message(&e),
+            timeout_hint(&database_message(&e), timeouts, env)
+        ),
         left_at,
     })
 }
@@ -476,7 +479,6 @@ async fn run_script<B: Backend>(
                 line: statement.line,
                 statement: excerpt(&statement.sql),
                 message: database_message(&e),
-                hint: String::new(),
                 left_at,
             });
         }

@@ -28,7 +28,7 @@ pub enum MigrateError {
     #[error("{0}")]
     Drift(String),
     #[error(
-        "migration {file} failed at line {line}: {message}{hint}\n  statement {statement_no} of {statements}: {statement}\n  the database is left at {left_at}"
+        "migration {file} failed at line {line}: {message}\n  statement: {statement}\n  statement number: {statement_no} of {statements}\n  the database is left at {left_at}"
     )]
     Failed {
         file: String,
@@ -36,9 +36,9 @@ pub enum MigrateError {
         statements: usize,
         line: usize,
         statement: String,
+        /// The database's words, and which setting stopped the statement when a configured
+        /// timeout did (`statement_timeout`, `lock_timeout`).
         message: String,
-        /// What stopped it when a configured timeout did (`statement_timeout`, `lock_timeout`).
-        hint: String,
         left_at: String,
     },
     #[error(

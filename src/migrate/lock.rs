@@ -86,6 +86,7 @@ impl MigrationLock {
     }
 }
 
+#[allow(dead_code)] // with no server engine compiled in
 fn lock_error(e: crate::Error) -> MigrateError {
     MigrateError::Io(e.to_string())
 }
