@@ -15,7 +15,6 @@ use crate::migrate::{
     StatusLine,
 };
 use crate::sqltext::Dialect;
-use crate::state::FileLock;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct MigrateReport {
@@ -254,13 +253,32 @@ pub async fn migrate_down(
     let set = project.migrations(env)?;
     let _lock = project.lock(env)?;
     let mut db = open_existing(project, env).await?;
-    let _migrate_lock = sqlite_migrate_lock(project, env)?;
+    let place = place_of(project, env).await?;
+    let lock = MigrationLock::acquire(place.lock_target(), project.lock_timeout).await?;
     let reverted = migrate::revert(&mut db, &set, &env.name, to).await;
+    let released = lock.release().await;
     db.close().await?;
+    let reverted = reverted?;
+    released?;
     Ok(MigrateReport {
         env: env.name.clone(),
-        applied: reverted?,
+        applied: reverted,
     })
+}
+
+/// Where an env's existing database is, for its migration lock.
+async fn place_of(project: &Project, env: &EnvConfig) -> Result<Place, Error> {
+    if env.engine.is_server() {
+        #[cfg(any(feature = "postgres", feature = "mysql"))]
+        {
+            let (server, _) = super::server::ensure_up(project, env).await?;
+            return Ok(Place::Server {
+                engine: env.engine,
+                url: server.url(),
+            });
+        }
+    }
+    Ok(Place::Sqlite(project.sqlite_file(env)?))
 }
 
 /// The env's database when it exists (a server env's server is started when stopped).
@@ -321,13 +339,4 @@ async fn open_or_create(project: &Project, env: &EnvConfig) -> Result<(AnyBacken
     };
     let db = SqliteBackend::open(&path, mode).await?;
     Ok((AnyBackend::Sqlite(db), Place::Sqlite(path)))
-}
-
-/// SQLite takes no lock of its own: keep two migrators of one file apart.
-fn sqlite_migrate_lock(project: &Project, env: &EnvConfig) -> Result<Option<FileLock>, Error> {
-    if env.engine.is_server() {
-        return Ok(None);
-    }
-    let path = project.sqlite_file(env)?;
-    Ok(Some(migrate::lock_sqlite(&path, project.lock_timeout)?))
 }
