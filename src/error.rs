@@ -67,6 +67,7 @@ impl Error {
             Error::Config(_) => EXIT_USAGE,
             Error::Seed(e) if e.is_usage() => EXIT_USAGE,
             Error::Migrate(e) if e.is_usage() => EXIT_USAGE,
+            Error::Migrate(e) if e.is_refusal() => EXIT_REFUSED,
             Error::Refused(_) => EXIT_REFUSED,
             Error::Unsupported(_) => EXIT_USAGE,
             Error::Interrupted(_) => 130,

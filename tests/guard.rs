@@ -84,8 +84,13 @@ fn forced_operations_work(p: &Project, env: &str, db: &std::path::Path) {
         .out_has("reverted 0004_widgets.down.sql");
     assert!(!has_table(db, "widgets"));
     assert_eq!(applied_versions(db), vec![1, 2, 3]);
-    // Applying migrations is not destructive: no confirmation needed.
-    p.ok(&["migrate", env]);
+    // Applying migrations shows the plan and asks first: without a terminal, --yes.
+    p.run(&["migrate", env])
+        .code(3)
+        .err_has("0004_widgets.up.sql (version 4")
+        .err_has("pass --yes");
+    assert!(!has_table(db, "widgets"));
+    p.ok(&["migrate", env, "--yes"]);
     assert!(has_table(db, "widgets"));
 
     p.ok(&[&["seed", env, "--scenario", "extra"][..], &confirm].concat());

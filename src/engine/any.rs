@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{AppliedMigration, Backend, EngineKind};
+use super::{AppliedMigration, Backend, EngineKind, SessionTimeouts, StatementProgress};
 use crate::error::Error;
 use crate::schema::Schema;
 use crate::sqltext::Dialect;
@@ -165,6 +165,26 @@ impl Backend for AnyBackend {
     }
     async fn server_version(&mut self) -> Result<String, sqlx::Error> {
         dispatch!(self, db => db.server_version().await)
+    }
+    fn ddl_is_transactional(&self) -> bool {
+        dispatch!(self, db => db.ddl_is_transactional())
+    }
+    async fn statement_progress(&mut self) -> Result<Vec<StatementProgress>, sqlx::Error> {
+        dispatch!(self, db => db.statement_progress().await)
+    }
+    async fn record_statement(
+        &mut self,
+        description: &str,
+        checksum: &[u8],
+        statement: &StatementProgress,
+    ) -> Result<(), sqlx::Error> {
+        dispatch!(self, db => db.record_statement(description, checksum, statement).await)
+    }
+    async fn set_session_timeouts(
+        &mut self,
+        timeouts: &SessionTimeouts,
+    ) -> Result<(), sqlx::Error> {
+        dispatch!(self, db => db.set_session_timeouts(timeouts).await)
     }
 }
 

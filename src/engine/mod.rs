@@ -33,6 +33,32 @@ pub struct AppliedMigration {
 /// The name of sqlx's migration table, shared with sqlx-cli and `sqlx::migrate!`.
 pub const MIGRATIONS_TABLE: &str = "_sqlx_migrations";
 
+/// dbenv's table of the statements applied by migrations not yet complete, on engines whose
+/// DDL is not transactional (MySQL/MariaDB). Kept out of introspection like every `_dbenv*`
+/// table.
+pub const PROGRESS_TABLE: &str = "_dbenv_migration_progress";
+
+/// One statement of a migration not yet complete, applied and recorded in
+/// [`PROGRESS_TABLE`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StatementProgress {
+    pub version: i64,
+    /// 1-based, in the order of the migration's file.
+    pub statement_no: usize,
+    /// SHA-256 (hex) of the statement's text, whitespace collapsed.
+    pub sha256: String,
+    /// Its first line in the file when it was applied.
+    pub line: usize,
+    pub applied_at: String,
+}
+
+/// Limits on the migrating session, from the env's `statement_timeout` and `lock_timeout`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionTimeouts {
+    pub statement: Option<Duration>,
+    pub lock: Option<Duration>,
+}
+
 /// What dbenv needs from a connected database. Deliberately small: everything that can be
 /// expressed once in terms of these operations lives above the trait.
 #[allow(async_fn_in_trait)] // used generically inside the crate, never as `dyn`
@@ -88,6 +114,38 @@ pub trait Backend {
         elapsed: Duration,
     ) -> Result<(), sqlx::Error>;
     async fn forget_migration(&mut self, version: i64) -> Result<(), sqlx::Error>;
+
+    /// False where DDL commits implicitly (MySQL/MariaDB): there a migration cannot be rolled
+    /// back as a whole, and its progress is recorded statement by statement instead.
+    fn ddl_is_transactional(&self) -> bool {
+        true
+    }
+    /// The rows of [`PROGRESS_TABLE`] ordered by version and statement; empty where the
+    /// engine records none.
+    async fn statement_progress(&mut self) -> Result<Vec<StatementProgress>, sqlx::Error> {
+        Ok(Vec::new())
+    }
+    /// Record one applied statement of a migration not yet complete (and mark the
+    /// migration half-applied in `_sqlx_migrations`, `success = FALSE`, as sqlx does).
+    async fn record_statement(
+        &mut self,
+        description: &str,
+        checksum: &[u8],
+        statement: &StatementProgress,
+    ) -> Result<(), sqlx::Error> {
+        let _ = (description, checksum, statement);
+        Err(sqlx::Error::Configuration(
+            "this engine records no per-statement migration progress".into(),
+        ))
+    }
+    /// Apply the env's statement and lock timeouts to this session (nothing on SQLite).
+    async fn set_session_timeouts(
+        &mut self,
+        timeouts: &SessionTimeouts,
+    ) -> Result<(), sqlx::Error> {
+        let _ = timeouts;
+        Ok(())
+    }
 
     /// The server's version string, for status output and backup manifests.
     async fn server_version(&mut self) -> Result<String, sqlx::Error>;

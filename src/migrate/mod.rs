@@ -8,7 +8,9 @@
 //! two migrators apart.
 
 mod error;
+pub mod lock;
 mod new;
+pub mod progress;
 mod status;
 
 use std::collections::BTreeMap;
@@ -18,10 +20,13 @@ use sha2::{Digest, Sha256};
 use sqlx::migrate::{Migration, MigrationType};
 
 pub mod apply;
-pub use apply::{Applied, ApplyOptions, apply, database_message, lock_sqlite, revert};
+pub use apply::{
+    Applied, ApplyOptions, PlannedMigration, apply, database_message, lock_sqlite, plan, revert,
+};
 pub use error::MigrateError;
+pub use lock::{LockTarget, MigrationLock};
 pub use new::{NewMigration, create};
-pub use status::{MigrationState, StatusLine, check_drift, status};
+pub use status::{MigrationState, StatusLine, check_drift, mark_partial, status};
 
 /// One migration found in the migrations folder: an up script and, for reversible pairs,
 /// its down script.

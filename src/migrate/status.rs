@@ -4,7 +4,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha384};
 
 use super::{MigrateError, MigrationSet};
-use crate::engine::AppliedMigration;
+use crate::engine::{AppliedMigration, StatementProgress};
 
 /// Where one migration stands on one database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -22,6 +22,9 @@ pub enum MigrationState {
     Missing,
     /// Recorded as failed (`success = false`): a half-applied migration.
     Dirty,
+    /// Half-applied, with its applied statements recorded by dbenv (MySQL/MariaDB): the
+    /// next `dbenv migrate` resumes it after them.
+    Partial,
 }
 
 /// One line of `dbenv migrate status`.
@@ -85,6 +88,21 @@ pub fn status(set: &MigrationSet, applied: &[AppliedMigration]) -> Vec<StatusLin
     lines
 }
 
+/// Mark the migrations whose applied statements dbenv recorded (a half-applied migration
+/// on MySQL/MariaDB) as [`MigrationState::Partial`]: resumable, not drift.
+pub fn mark_partial(lines: &mut [StatusLine], progress: &[StatementProgress]) {
+    for line in lines.iter_mut() {
+        let recorded = progress.iter().any(|p| p.version == line.version);
+        let unfinished = matches!(
+            line.state,
+            MigrationState::Dirty | MigrationState::Pending | MigrationState::OutOfOrder
+        );
+        if recorded && unfinished && line.file.is_some() {
+            line.state = MigrationState::Partial;
+        }
+    }
+}
+
 /// Was the applied script this same text with other line endings? (A classic of git's
 /// autocrlf: worth saying, because the fix is different.)
 fn same_but_line_endings(sql: &str, applied_checksum: &[u8]) -> bool {
@@ -111,7 +129,9 @@ fn drift_message(line: &StatusLine, env: &str) -> Option<String> {
     let file = line.file.as_deref().unwrap_or("(no file)");
     let v = line.version;
     Some(match line.state {
-        MigrationState::Applied | MigrationState::Pending => return None,
+        MigrationState::Applied | MigrationState::Pending | MigrationState::Partial => {
+            return None;
+        }
         MigrationState::Changed if line.line_endings_only => format!(
             "{file} (version {v}) was applied and then only its line endings changed (CRLF ↔ LF, often git's autocrlf); restore the original line endings, e.g. with a .gitattributes rule `*.sql -text`"
         ),

@@ -2,14 +2,19 @@
 
 use serde::Serialize;
 
+use std::path::PathBuf;
+
 use super::guard::{Confirmation, guard};
 use super::{Project, open_existing};
-use crate::config::EnvConfig;
+use crate::config::{EngineKind, EnvConfig, EnvKind};
 use crate::engine::sqlite::{OpenMode, SqliteBackend};
-use crate::engine::{AnyBackend, Backend};
+use crate::engine::{AnyBackend, Backend, SessionTimeouts};
 use crate::error::Error;
-use crate::migrate::{self, Applied, ApplyOptions, LocalMigration, StatusLine};
-use crate::state::FileLock;
+use crate::migrate::{
+    self, Applied, ApplyOptions, LockTarget, MigrationLock, MigrationSet, PlannedMigration,
+    StatusLine,
+};
+use crate::sqltext::Dialect;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct MigrateReport {
@@ -17,46 +22,196 @@ pub struct MigrateReport {
     pub applied: Vec<Applied>,
 }
 
+/// What `migrate` would do on an env: shown (and confirmed) before a production env is
+/// migrated, printed by `--dry-run`.
+#[derive(Debug, Clone, Serialize)]
+pub struct MigratePlan {
+    pub env: String,
+    pub production: bool,
+    pub migrations: Vec<PlannedMigration>,
+}
+
+/// Asked with the plan before a production env is migrated; `Ok` goes on, an error (a
+/// refusal) stops before anything is applied.
+pub type Approve<'a> = &'a mut dyn FnMut(&MigratePlan) -> Result<(), Error>;
+
+/// How `migrate` runs.
+#[derive(Default)]
+pub struct MigrateOptions<'a> {
+    /// Apply up to this version (inclusive).
+    pub target: Option<i64>,
+    /// Resume a half-applied migration (MySQL/MariaDB) on a production env; development
+    /// envs resume without being asked.
+    pub resume: bool,
+    /// Shown the plan of a production env before anything is applied. Without it, a
+    /// production env with pending migrations is refused.
+    pub approve: Option<Approve<'a>>,
+}
+
 /// The migrations `migrate` would apply (after the drift check), without applying them.
 pub async fn migrate_plan(
     project: &Project,
     env: Option<&str>,
     target: Option<i64>,
-) -> Result<Vec<LocalMigration>, Error> {
+) -> Result<MigratePlan, Error> {
     let env = project.env(env)?;
     let set = project.migrations(env)?;
-    let Some(mut db) = open_if_exists(project, env).await? else {
-        return Ok(set
-            .migrations
-            .into_iter()
-            .filter(|m| target.is_none_or(|t| m.version <= t))
-            .collect());
+    let migrations = match open_if_exists(project, env).await? {
+        None => migrate::apply::plan_fresh(&set, target, dialect_of(env))?,
+        Some(mut db) => {
+            let plan = migrate::plan(&mut db, &set, &env.name, target).await;
+            db.close().await?;
+            plan?
+        }
     };
-    let pending = migrate::apply::pending(&mut db, &set, &env.name, target)
-        .await?
-        .into_iter()
-        .cloned()
-        .collect();
-    db.close().await?;
-    Ok(pending)
+    Ok(plan_of(env, migrations))
 }
 
-/// Apply pending migrations to an env (creating its database if needed).
+/// Apply pending migrations to an env (creating its database if needed), under the
+/// migration lock. A production env's plan is given to `options.approve` first.
 pub async fn migrate(
     project: &Project,
     env: Option<&str>,
-    target: Option<i64>,
+    options: MigrateOptions<'_>,
 ) -> Result<MigrateReport, Error> {
     let env = project.env(env)?;
     let set = project.migrations(env)?;
     let _lock = project.lock(env)?;
-    let (mut db, _migrate_lock) = open_or_create(project, env).await?;
-    let applied = migrate::apply(&mut db, &set, &env.name, &ApplyOptions { target }).await;
+    let (mut db, place) = open_or_create(project, env).await?;
+    let applied = migrate_open(&mut db, &place, project, env, &set, options).await;
     db.close().await?;
     Ok(MigrateReport {
         env: env.name.clone(),
         applied: applied?,
     })
+}
+
+async fn migrate_open(
+    db: &mut AnyBackend,
+    place: &Place,
+    project: &Project,
+    env: &EnvConfig,
+    set: &MigrationSet,
+    options: MigrateOptions<'_>,
+) -> Result<Vec<Applied>, Error> {
+    let production = env.kind == EnvKind::Production;
+    let approved = match production {
+        true => match approve(
+            db,
+            env,
+            set,
+            options.target,
+            options.resume,
+            options.approve,
+        )
+        .await?
+        {
+            Some(versions) => Some(versions),
+            None => return Ok(Vec::new()),
+        },
+        false => None,
+    };
+    before_apply(project, env).await?;
+    let lock = MigrationLock::acquire(place.lock_target(), project.lock_timeout).await?;
+    let timeouts = SessionTimeouts {
+        statement: env.statement_timeout,
+        lock: env.lock_timeout,
+    };
+    let applied = async {
+        db.set_session_timeouts(&timeouts)
+            .await
+            .map_err(|e| Error::db("setting statement_timeout and lock_timeout", e))?;
+        let options = ApplyOptions {
+            target: options.target,
+            hold_partial: production && !options.resume,
+            timeouts,
+            approved,
+        };
+        Ok::<_, Error>(migrate::apply(db, set, &env.name, &options).await?)
+    }
+    .await;
+    let released = lock.release().await;
+    let applied = applied?;
+    released?;
+    Ok(applied)
+}
+
+/// A production env: plan, refuse a resume not asked for, show the plan and ask. `None`
+/// when there is nothing to do; otherwise the versions confirmed.
+async fn approve(
+    db: &mut AnyBackend,
+    env: &EnvConfig,
+    set: &MigrationSet,
+    target: Option<i64>,
+    resume: bool,
+    approve: Option<Approve<'_>>,
+) -> Result<Option<Vec<i64>>, Error> {
+    let steps = migrate::plan(db, set, &env.name, target).await?;
+    if steps.is_empty() {
+        return Ok(None);
+    }
+    if !resume {
+        migrate::apply::hold_partial(db, &steps, &env.name).await?;
+    }
+    let versions = steps.iter().map(|s| s.version).collect();
+    let plan = plan_of(env, steps);
+    match approve {
+        Some(approve) => approve(&plan)?,
+        None => {
+            return Err(Error::Refused(format!(
+                "refusing to migrate {}: it is a production env and the plan was not confirmed",
+                env.name
+            )));
+        }
+    }
+    Ok(Some(versions))
+}
+
+/// SEAM (replica-lag guard): called on every env right before the migration lock is taken
+/// and anything is applied. `dbenv check replication` (src/replication/) will refuse here
+/// when a production env's replicas lag beyond `crit_lag`; until it is wired, it lets
+/// every migration through.
+async fn before_apply(project: &Project, env: &EnvConfig) -> Result<(), Error> {
+    let _ = (project, env);
+    Ok(())
+}
+
+fn plan_of(env: &EnvConfig, migrations: Vec<PlannedMigration>) -> MigratePlan {
+    MigratePlan {
+        env: env.name.clone(),
+        production: env.kind == EnvKind::Production,
+        migrations,
+    }
+}
+
+fn dialect_of(env: &EnvConfig) -> Dialect {
+    match env.engine {
+        EngineKind::Sqlite => Dialect::Sqlite,
+        EngineKind::Postgres => Dialect::Postgres,
+        EngineKind::Mysql | EngineKind::Mariadb => Dialect::Mysql,
+    }
+}
+
+/// Where an env's database is, for its migration lock.
+enum Place {
+    Sqlite(PathBuf),
+    #[allow(dead_code)] // with no server engine compiled in
+    Server {
+        engine: EngineKind,
+        url: String,
+    },
+}
+
+impl Place {
+    fn lock_target(&self) -> LockTarget<'_> {
+        match self {
+            Place::Sqlite(path) => LockTarget::Sqlite(path),
+            Place::Server { engine, url } => LockTarget::Server {
+                engine: *engine,
+                url,
+            },
+        }
+    }
 }
 
 /// Where every migration stands on an env (no database yet: everything pending).
@@ -66,18 +221,24 @@ pub async fn migrate_status(
 ) -> Result<Vec<StatusLine>, Error> {
     let env = project.env(env)?;
     let set = project.migrations(env)?;
-    let applied = match open_if_exists(project, env).await? {
+    let (applied, progress) = match open_if_exists(project, env).await? {
         Some(mut db) => {
             let applied = db
                 .applied_migrations()
                 .await
                 .map_err(|e| Error::db("reading _sqlx_migrations", e))?;
+            let progress = db
+                .statement_progress()
+                .await
+                .map_err(|e| Error::db("reading _dbenv_migration_progress", e))?;
             db.close().await?;
-            applied
+            (applied, progress)
         }
-        None => Vec::new(),
+        None => (Vec::new(), Vec::new()),
     };
-    Ok(migrate::status(&set, &applied))
+    let mut lines = migrate::status(&set, &applied);
+    migrate::mark_partial(&mut lines, &progress);
+    Ok(lines)
 }
 
 /// Revert the latest migration, or every migration above `to`.
@@ -92,13 +253,32 @@ pub async fn migrate_down(
     let set = project.migrations(env)?;
     let _lock = project.lock(env)?;
     let mut db = open_existing(project, env).await?;
-    let _migrate_lock = sqlite_migrate_lock(project, env)?;
+    let place = place_of(project, env).await?;
+    let lock = MigrationLock::acquire(place.lock_target(), project.lock_timeout).await?;
     let reverted = migrate::revert(&mut db, &set, &env.name, to).await;
+    let released = lock.release().await;
     db.close().await?;
+    let reverted = reverted?;
+    released?;
     Ok(MigrateReport {
         env: env.name.clone(),
-        applied: reverted?,
+        applied: reverted,
     })
+}
+
+/// Where an env's existing database is, for its migration lock.
+async fn place_of(project: &Project, env: &EnvConfig) -> Result<Place, Error> {
+    if env.engine.is_server() {
+        #[cfg(any(feature = "postgres", feature = "mysql"))]
+        {
+            let (server, _) = super::server::ensure_up(project, env).await?;
+            return Ok(Place::Server {
+                engine: env.engine,
+                url: server.url(),
+            });
+        }
+    }
+    Ok(Place::Sqlite(project.sqlite_file(env)?))
 }
 
 /// The env's database when it exists (a server env's server is started when stopped).
@@ -127,11 +307,8 @@ async fn open_if_exists(project: &Project, env: &EnvConfig) -> Result<Option<Any
     )))
 }
 
-/// The env's database, created empty when missing, and (SQLite) the migration file lock.
-async fn open_or_create(
-    project: &Project,
-    env: &EnvConfig,
-) -> Result<(AnyBackend, Option<FileLock>), Error> {
+/// The env's database, created empty when missing, and where it is.
+async fn open_or_create(project: &Project, env: &EnvConfig) -> Result<(AnyBackend, Place), Error> {
     if env.engine.is_server() {
         #[cfg(any(feature = "postgres", feature = "mysql"))]
         {
@@ -142,8 +319,13 @@ async fn open_or_create(
                 state.owns_database = true;
                 project.state.write_env(&env.name, &state)?;
             }
-            let db = AnyBackend::connect(env.engine, &server.url()).await?;
-            return Ok((db, None));
+            let url = server.url();
+            let db = AnyBackend::connect(env.engine, &url).await?;
+            let place = Place::Server {
+                engine: env.engine,
+                url,
+            };
+            return Ok((db, place));
         }
     }
     let path = project.sqlite_file(env)?;
@@ -156,15 +338,5 @@ async fn open_or_create(
         OpenMode::Scratch
     };
     let db = SqliteBackend::open(&path, mode).await?;
-    let lock = migrate::lock_sqlite(&path, project.lock_timeout)?;
-    Ok((AnyBackend::Sqlite(db), Some(lock)))
-}
-
-/// SQLite takes no lock of its own: keep two migrators of one file apart.
-fn sqlite_migrate_lock(project: &Project, env: &EnvConfig) -> Result<Option<FileLock>, Error> {
-    if env.engine.is_server() {
-        return Ok(None);
-    }
-    let path = project.sqlite_file(env)?;
-    Ok(Some(migrate::lock_sqlite(&path, project.lock_timeout)?))
+    Ok((AnyBackend::Sqlite(db), Place::Sqlite(path)))
 }

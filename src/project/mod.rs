@@ -22,7 +22,10 @@ pub use dev::{
 };
 pub use gc::{GcReport, gc};
 pub use guard::{Confirmation, guard};
-pub use migrations::{MigrateReport, migrate, migrate_down, migrate_plan, migrate_status};
+pub use migrations::{
+    Approve, MigrateOptions, MigratePlan, MigrateReport, migrate, migrate_down, migrate_plan,
+    migrate_status,
+};
 pub use status::{Status, TableCount, status};
 
 use crate::config::{Config, EngineKind, EnvConfig};

@@ -24,6 +24,8 @@ mod ddl;
 mod insert;
 mod introspect;
 mod literal;
+pub mod migrate_lock;
+mod progress;
 mod verify;
 
 use std::str::FromStr;
@@ -34,7 +36,9 @@ use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor, Row};
 
 pub use admin::MySqlAdmin;
 
-use super::{AppliedMigration, Backend, EngineKind, MIGRATIONS_TABLE};
+use super::{
+    AppliedMigration, Backend, EngineKind, MIGRATIONS_TABLE, SessionTimeouts, StatementProgress,
+};
 use crate::error::Error;
 use crate::schema::Schema;
 use crate::sqltext::{Dialect, quote_ident};
@@ -342,7 +346,8 @@ impl Backend for MySqlBackend {
             .map_err(|e| match e {
                 sqlx::migrate::MigrateError::Execute(e) => e,
                 other => sqlx::Error::Migrate(Box::new(other)),
-            })
+            })?;
+        progress::ensure_table(&mut self.conn).await
     }
 
     async fn applied_migrations(&mut self) -> Result<Vec<AppliedMigration>, sqlx::Error> {
@@ -372,15 +377,8 @@ impl Backend for MySqlBackend {
         elapsed: Duration,
     ) -> Result<(), sqlx::Error> {
         // sqlx inserts `success = FALSE, execution_time = -1` first and sets both after
-        // the script; the row it leaves is this one.
-        sqlx::query("INSERT INTO _sqlx_migrations ( version, description, success, checksum, execution_time ) VALUES ( ?, ?, TRUE, ?, ? )")
-            .bind(version)
-            .bind(description)
-            .bind(checksum)
-            .bind(elapsed.as_nanos() as i64)
-            .execute(&mut self.conn)
-            .await
-            .map(drop)
+        // the script; the row it leaves is this one (a half-applied marker becomes it).
+        progress::record_complete(&mut self.conn, version, description, checksum, elapsed).await
     }
 
     async fn forget_migration(&mut self, version: i64) -> Result<(), sqlx::Error> {
@@ -389,6 +387,30 @@ impl Backend for MySqlBackend {
             .execute(&mut self.conn)
             .await
             .map(drop)
+    }
+
+    fn ddl_is_transactional(&self) -> bool {
+        false
+    }
+
+    async fn statement_progress(&mut self) -> Result<Vec<StatementProgress>, sqlx::Error> {
+        progress::read(&mut self.conn).await
+    }
+
+    async fn record_statement(
+        &mut self,
+        description: &str,
+        checksum: &[u8],
+        statement: &StatementProgress,
+    ) -> Result<(), sqlx::Error> {
+        progress::record_statement(&mut self.conn, description, checksum, statement).await
+    }
+
+    async fn set_session_timeouts(
+        &mut self,
+        timeouts: &SessionTimeouts,
+    ) -> Result<(), sqlx::Error> {
+        progress::set_timeouts(&mut self.conn, self.server.mariadb, timeouts).await
     }
 
     /// `MariaDB 10.11.19` or `MySQL 8.0.36`, as `SELECT VERSION()` said at connect time.

@@ -19,6 +19,7 @@ mod admin;
 mod copy;
 mod fkeys;
 mod introspect;
+pub mod migrate_lock;
 mod tables;
 mod verify;
 
@@ -31,7 +32,7 @@ use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor, Row};
 
 pub use admin::PgAdmin;
 
-use super::{AppliedMigration, Backend, EngineKind, MIGRATIONS_TABLE};
+use super::{AppliedMigration, Backend, EngineKind, MIGRATIONS_TABLE, SessionTimeouts};
 use crate::error::Error;
 use crate::schema::Schema;
 use crate::sqltext::{Dialect, quote_ident};
@@ -355,6 +356,23 @@ impl Backend for PgBackend {
             .execute(&mut self.conn)
             .await
             .map(drop)
+    }
+
+    async fn set_session_timeouts(
+        &mut self,
+        timeouts: &SessionTimeouts,
+    ) -> Result<(), sqlx::Error> {
+        self.settle().await?;
+        for (setting, value) in [
+            ("statement_timeout", timeouts.statement),
+            ("lock_timeout", timeouts.lock),
+        ] {
+            if let Some(t) = value {
+                let sql = format!("SET {setting} = '{}ms'", t.as_millis().max(1));
+                self.conn.execute(AssertSqlSafe(sql)).await?;
+            }
+        }
+        Ok(())
     }
 
     async fn server_version(&mut self) -> Result<String, sqlx::Error> {
