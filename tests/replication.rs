@@ -195,14 +195,70 @@ async fn replay_paused_behind_on_migrations_then_lagging(
     );
     check(p, &[]).code(1).out_has("WAL replay is paused");
 
-    standby
-        .execute("SELECT pg_wal_replay_resume()")
-        .await
-        .unwrap();
+    migrate_guard_refuses_then_waits_for_the_standby(p, pair, replica, &mut standby).await;
     eventually("the standby to catch up", async || {
         check(p, &[]).status.code() == Some(0)
     })
     .await;
+}
+
+/// `migrate_guard`: with the standby paused, `refuse` stops the migration before anything
+/// runs; `wait` holds it until replay resumes, then applies it.
+async fn migrate_guard_refuses_then_waits_for_the_standby(
+    p: &Project,
+    pair: &PgPair,
+    replica: &str,
+    standby: &mut sqlx::PgConnection,
+) {
+    let guarded = |mode: &str| {
+        pg_config(
+            pair,
+            &[replica.to_string()],
+            &format!("crit_lag = \"1s\"\ncrit_bytes = 1024\nmigrate_guard = \"{mode}\""),
+        )
+    };
+    p.write(
+        "migrations/0005_tags.sql",
+        "CREATE TABLE tags (id INTEGER PRIMARY KEY);\n",
+    );
+    p.write("dbenv.toml", guarded("refuse"));
+    let run = p.run(&["migrate", "pg"]);
+    run.code(3)
+        .err_has("migrations of env pg refused: its replicas are not healthy")
+        .err_has("dbenv check replication pg")
+        .never_says(SENTINEL);
+    let mut primary = pair.primary("app").await;
+    let tags = "SELECT to_regclass('tags') IS NOT NULL";
+    let exists = || sqlx::query_scalar::<_, bool>(tags);
+    assert!(
+        !exists().fetch_one(&mut primary).await.unwrap(),
+        "refused, yet applied"
+    );
+
+    p.write("dbenv.toml", guarded("wait"));
+    let waiting = p
+        .std_cmd(&["--lock-timeout", "30", "migrate", "pg"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(
+        !exists().fetch_one(&mut primary).await.unwrap(),
+        "applied while the standby lags"
+    );
+    standby
+        .execute("SELECT pg_wal_replay_resume()")
+        .await
+        .unwrap();
+    let out = waiting.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("waiting for the replicas before migrating"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(SENTINEL));
+    assert!(exists().fetch_one(&mut primary).await.unwrap());
 }
 
 async fn stopped_replica_is_critical_then_lost_primary_unknown(p: &Project, pair: &PgPair) {

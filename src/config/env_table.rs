@@ -36,6 +36,7 @@ const REPLICATION_KEYS: &[&str] = &[
     "warn_bytes",
     "crit_bytes",
     "heartbeat",
+    "migrate_guard",
 ];
 const BACKUP_KEYS: &[&str] = &[
     "dir",
@@ -243,6 +244,9 @@ fn parse_replication(t: &Tbl) -> Result<ReplicationConfig> {
         warn_bytes: t.bytes("warn_bytes")?,
         crit_bytes: t.bytes("crit_bytes")?,
         heartbeat: t.bool("heartbeat")?.unwrap_or(false),
+        migrate_guard: t
+            .choice::<MigrateGuard>("migrate_guard")?
+            .unwrap_or(MigrateGuard::Off),
     };
     let order_err = |warn: &str, crit: &str| {
         ConfigError::invalid(

@@ -92,6 +92,9 @@ pub struct ReplicationConfig {
     pub warn_bytes: Option<u64>,
     pub crit_bytes: Option<u64>,
     pub heartbeat: bool,
+    /// What `dbenv migrate` does while the replicas are not healthy (lag beyond a threshold,
+    /// unreachable, stopped): nothing, refuse, or wait for them.
+    pub migrate_guard: MigrateGuard,
 }
 
 #[derive(Debug, Clone)]
@@ -169,6 +172,7 @@ choice_enum!(ProviderKind, "provider" {
 });
 choice_enum!(PullPolicy, "pull" { Missing => "missing", Always => "always", Never => "never" });
 choice_enum!(Compression, "compression" { Zstd => "zstd", None => "none" });
+choice_enum!(MigrateGuard, "migrate_guard" { Off => "off", Refuse => "refuse", Wait => "wait" });
 
 impl EngineKind {
     /// True for engines that run a server (everything but SQLite).

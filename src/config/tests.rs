@@ -45,6 +45,7 @@ crit_lag = "60s"
 warn_bytes = "16MB"
 crit_bytes = "1GB"
 heartbeat = true
+migrate_guard = "wait"
 [env.prod.backup]
 dir = "/var/backups/app"
 schedule = "0 3 * * *"
@@ -112,6 +113,7 @@ fn full_example() {
             warn_bytes: Some(16_000_000),
             crit_bytes: Some(1_000_000_000),
             heartbeat: true,
+            migrate_guard: MigrateGuard::Wait,
         }
     );
     let b = prod.backup.as_ref().unwrap();

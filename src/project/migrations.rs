@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use super::guard::{Confirmation, guard};
 use super::{Project, open_existing};
-use crate::config::{EngineKind, EnvConfig, EnvKind};
+use crate::config::{EngineKind, EnvConfig, EnvKind, MigrateGuard};
 use crate::engine::sqlite::{OpenMode, SqliteBackend};
 use crate::engine::{AnyBackend, Backend, SessionTimeouts};
 use crate::error::Error;
@@ -14,6 +14,7 @@ use crate::migrate::{
     self, Applied, ApplyOptions, LockTarget, MigrationLock, MigrationSet, PlannedMigration,
     StatusLine,
 };
+use crate::replication::{self, Severity};
 use crate::sqltext::Dialect;
 
 #[derive(Debug, Clone, Serialize)]
@@ -167,13 +168,40 @@ async fn approve(
     Ok(Some(versions))
 }
 
-/// SEAM (replica-lag guard): called on every env right before the migration lock is taken
-/// and anything is applied. `dbenv check replication` (src/replication/) will refuse here
-/// when a production env's replicas lag beyond `crit_lag`; until it is wired, it lets
-/// every migration through.
+/// The replica guard (`migrate_guard` in `[env.<name>.replication]`): before the lock is
+/// taken and anything is applied, the env's replicas must pass `dbenv check replication`
+/// (no lag beyond the warning thresholds, every replica reachable and replaying). `refuse`
+/// stops at once (exit 3); `wait` checks again every 2 s for as long as `--lock-timeout`.
 async fn before_apply(project: &Project, env: &EnvConfig) -> Result<(), Error> {
-    let _ = (project, env);
-    Ok(())
+    let guard = env
+        .replication
+        .as_ref()
+        .map_or(MigrateGuard::Off, |r| r.migrate_guard);
+    if guard == MigrateGuard::Off || env.replicas.is_empty() {
+        return Ok(());
+    }
+    let deadline = std::time::Instant::now() + project.lock_timeout;
+    loop {
+        let report = replication::check(project, Some(&env.name)).await?;
+        if report.status == Severity::Ok {
+            return Ok(());
+        }
+        if guard == MigrateGuard::Refuse || std::time::Instant::now() >= deadline {
+            let waited = match guard {
+                MigrateGuard::Wait => format!(" after waiting {}s", project.lock_timeout.as_secs()),
+                _ => String::new(),
+            };
+            return Err(Error::Refused(format!(
+                "migrations of env {name} refused{waited}: its replicas are not healthy ({summary}); \
+                 see `dbenv check replication {name}`, or set migrate_guard = \"off\" in \
+                 [env.{name}.replication]",
+                name = env.name,
+                summary = report.summary,
+            )));
+        }
+        tracing::info!(env = %env.name, status = %report.summary, "waiting for the replicas before migrating");
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    }
 }
 
 fn plan_of(env: &EnvConfig, migrations: Vec<PlannedMigration>) -> MigratePlan {

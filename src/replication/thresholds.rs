@@ -171,6 +171,7 @@ mod tests {
             warn_bytes: Some(5),
             crit_bytes: None,
             heartbeat: true,
+            migrate_guard: crate::config::MigrateGuard::Off,
         };
         let t = Thresholds::from_config(Some(&c));
         assert_eq!((t.warn_lag, t.warn_bytes), (None, Some(5)));
