@@ -6,7 +6,7 @@ use std::time::Instant;
 use tracing::info;
 
 use super::{TemplateInfo, TemplateKey, write_info};
-use crate::engine::{AnyBackend, ServerAdmin};
+use crate::engine::{AnyBackend, Backend, EngineKind, ServerAdmin};
 use crate::error::Error;
 use crate::migrate::{self, ApplyOptions, MigrationSet};
 use crate::provider::Endpoint;
@@ -96,6 +96,14 @@ async fn migrate_and_seed(
     // No proof pass afterwards: PostgreSQL validates each foreign key when it is added back
     // before the commit, and MySQL/MariaDB keep their checks on (switching them off made
     // bulk inserts slower there). Tests prove the data with the engines' own checks.
+    if endpoint.engine == EngineKind::Postgres {
+        // Every copy inherits this: without it, the first read of each copy sets hint bits
+        // on every page it touches (dirtying pages the next copy's checkpoint must write)
+        // and plans without statistics.
+        db.execute("VACUUM (FREEZE, ANALYZE)")
+            .await
+            .map_err(|e| Error::db(format!("vacuuming the template {database}"), e))?;
+    }
     db.close().await?;
     Ok(report)
 }
