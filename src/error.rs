@@ -33,11 +33,12 @@ pub enum Error {
         #[source]
         source: sqlx::Error,
     },
-    #[error("{}: {source}", path.display())]
+    /// The operating system's error is part of the message, not a `source`: printed with
+    /// its chain (`{:#}`) it would otherwise appear twice.
+    #[error("{}: {error}", path.display())]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A guard refused the operation (production env without confirmation).
     #[error("{0}")]
@@ -78,7 +79,7 @@ impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            error: source,
         }
     }
 

@@ -187,21 +187,29 @@ fn unset_variable_breaks_its_env_without_leaking_secrets() {
 
     // Once the variable is set, the URL expands (the positive control).
     let full = [("DBENV_IT_USER", SECRET_USER), ("DBENV_IT_UNSET_PW", "pw")];
-    p.run_with(&["url", "prod"], &full)
+    p.run_with(&["url", "prod", "--show-password"], &full)
         .code(0)
         .out_has(&format!("postgres://{SECRET_USER}:pw@db.example.com/app"));
+    // Without --show-password, a production env's URL hides the password.
+    p.run_with(&["url", "prod"], &full)
+        .code(0)
+        .out_has(&format!("postgres://{SECRET_USER}:***@db.example.com/app"))
+        .err_has("--show-password");
 }
 
 #[test]
 fn variables_from_dot_env() {
     let p = with_prod_vars();
     p.write(".env", "DBENV_IT_USER=app\nDBENV_IT_UNSET_PW=from-dotenv\n");
-    p.ok(&["url", "prod"])
+    p.ok(&["url", "prod", "--show-password"])
         .out_has("postgres://app:from-dotenv@db.example.com/app");
     // The process environment wins over .env.
-    p.run_with(&["url", "prod"], &[("DBENV_IT_USER", "other")])
-        .code(0)
-        .out_has("postgres://other:from-dotenv@");
+    p.run_with(
+        &["url", "prod", "--show-password"],
+        &[("DBENV_IT_USER", "other")],
+    )
+    .code(0)
+    .out_has("postgres://other:from-dotenv@");
 }
 
 #[test]

@@ -68,7 +68,7 @@ impl<'a> Target<'a> {
                 name = env.name
             )));
         };
-        let dir = config.dir.resolve()?;
+        let dir = config.dir.resolve_nonempty()?;
         let store = Store::open(&dir, &project.config.root, &env.name)?;
         Ok(Target { env, config, store })
     }

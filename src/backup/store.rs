@@ -38,11 +38,18 @@ impl Store {
             };
         }
         let path = Path::new(dir);
-        Ok(Store::Local(if path.is_absolute() {
+        let path = if path.is_absolute() {
             path.to_path_buf()
         } else {
             root.join(path)
-        }))
+        };
+        if path.exists() && !path.is_dir() {
+            return Err(Error::Unsupported(format!(
+                "the backup dir of env {env}, {}, is a file, not a folder; set dir in [env.{env}.backup] to a folder",
+                path.display()
+            )));
+        }
+        Ok(Store::Local(path))
     }
 
     /// Where the backups are, for messages (never holds credentials).

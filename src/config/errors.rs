@@ -49,11 +49,15 @@ pub enum ConfigError {
     )]
     NotFound { start: PathBuf },
 
-    #[error("cannot read {}: {source}", path.display())]
+    /// The reason is part of the message (not a `source`, which `{:#}` would print again).
+    #[error("cannot read {}: {}", path.display(), read_reason(error))]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
+
+    #[error("{at}: not valid UTF-8 (save the file as UTF-8)")]
+    NotUtf8 { at: Location },
 
     #[error("{at}: invalid .env line (expected NAME=value, optionally quoted)")]
     DotEnv { at: Location },
@@ -110,6 +114,25 @@ impl ConfigError {
             at,
             message: message.into(),
         }
+    }
+}
+
+/// A name taken from the user's file, shortened for a message: a hostile 100 kB key must
+/// not become a 100 kB error.
+pub(crate) fn shown(name: &str) -> String {
+    const MAX: usize = 64;
+    match name.char_indices().nth(MAX) {
+        Some((at, _)) => format!("{}… ({} bytes)", &name[..at], name.len()),
+        None => name.to_string(),
+    }
+}
+
+fn read_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::IsADirectory => {
+            "it is a folder, not a file (name the dbenv.toml file itself)".to_string()
+        }
+        _ => e.to_string(),
     }
 }
 

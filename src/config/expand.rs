@@ -171,4 +171,36 @@ impl ConfigStr {
         }
         Ok(out)
     }
+
+    /// [`ConfigStr::resolve`], refusing a value that is empty once expanded (a path, a URL, a
+    /// folder: empty is never what the user meant), with the variables that expanded to
+    /// nothing named.
+    pub fn resolve_nonempty(&self) -> Result<String, ConfigError> {
+        let value = self.resolve()?;
+        if !value.trim().is_empty() {
+            return Ok(value);
+        }
+        let vars: Vec<&str> = pieces(&self.raw)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|p| match p {
+                Piece::Var { name, .. } => Some(name),
+                Piece::Text(_) => None,
+            })
+            .collect();
+        let message = match vars.first() {
+            Some(var) => format!(
+                "{} is empty: ${{{var}}} expanded to nothing (set {var} to a value, or give a default: ${{{var}:-…}})",
+                self.field
+            ),
+            None => format!("{} is empty (write a value between the quotes)", self.field),
+        };
+        Err(ConfigError::invalid(self.location(), message))
+    }
+
+    /// An error about this value at its place in `dbenv.toml`: `{at}: {field} {what}`.
+    /// `what` must not contain the expanded value (it may hold a secret).
+    pub fn invalid(&self, what: &str) -> ConfigError {
+        ConfigError::invalid(self.location(), format!("{} {what}", self.field))
+    }
 }

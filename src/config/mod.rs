@@ -198,9 +198,16 @@ impl Config {
     /// The process environment is never modified.
     pub fn load(file: &Path) -> Result<Config, ConfigError> {
         let file = absolute(file);
-        let text = std::fs::read_to_string(&file).map_err(|source| ConfigError::Read {
+        let bytes = std::fs::read(&file).map_err(|error| ConfigError::Read {
             path: file.clone(),
-            source,
+            error,
+        })?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            let valid = std::str::from_utf8(valid).unwrap_or_default();
+            ConfigError::NotUtf8 {
+                at: Location::at(&file, valid, valid.len()),
+            }
         })?;
         let root = file.parent().unwrap_or(Path::new("/"));
         let dotenv = read_dotenv(&root.join(".env"))?;
@@ -250,7 +257,13 @@ impl EnvConfig {
     /// root, or `<root>/.dbenv/<name>.sqlite`.
     pub fn sqlite_path(&self, root: &Path) -> Result<PathBuf, ConfigError> {
         match &self.path {
-            Some(p) => Ok(root.join(p.resolve()?)),
+            Some(p) => {
+                let path = root.join(p.resolve_nonempty()?);
+                if path.is_dir() {
+                    return Err(p.invalid("names a folder, not a database file (name the file itself, such as \".dbenv/dev.sqlite\")"));
+                }
+                Ok(path)
+            }
             None => Ok(root.join(".dbenv").join(format!("{}.sqlite", self.name))),
         }
     }
@@ -266,9 +279,9 @@ fn read_dotenv(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
     if !path.is_file() {
         return Ok(vars);
     }
-    let read_err = |source| ConfigError::Read {
+    let read_err = |error| ConfigError::Read {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     let iter = dotenvy::from_path_iter(path).map_err(|e| match e {
         dotenvy::Error::Io(io) => read_err(io),

@@ -47,7 +47,7 @@ pub(super) fn parse(
             let hint = hint(key, SECTIONS, "valid sections");
             return Err(ConfigError::UnknownSection {
                 at,
-                key: key.into(),
+                key: errors::shown(key),
                 hint,
             });
         };
@@ -134,7 +134,10 @@ pub(super) fn parse(
             };
             return Err(ConfigError::invalid(
                 p.value_loc("default_env"),
-                format!("default_env \"{d}\" in [project] is not an env of this file ({fix})"),
+                format!(
+                    "default_env \"{}\" in [project] is not an env of this file ({fix})",
+                    errors::shown(&d)
+                ),
             ));
         }
         default_env = d;

@@ -60,7 +60,7 @@ impl<'a, 'i> Tbl<'a, 'i> {
             if !allowed.contains(&k.get_ref().as_ref()) {
                 return Err(ConfigError::UnknownKey {
                     at: self.cx.loc(k.span()),
-                    key: k.get_ref().to_string(),
+                    key: super::errors::shown(k.get_ref()),
                     section: self.name.clone(),
                     hint: hint(k.get_ref(), allowed, "valid keys"),
                 });

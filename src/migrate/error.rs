@@ -111,7 +111,8 @@ impl MigrateError {
     pub fn is_usage(&self) -> bool {
         matches!(
             self,
-            MigrateError::BadFileName { .. }
+            MigrateError::Resolve { .. }
+                | MigrateError::BadFileName { .. }
                 | MigrateError::NotUtf8 { .. }
                 | MigrateError::DuplicateVersion { .. }
                 | MigrateError::OrphanDown { .. }

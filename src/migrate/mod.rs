@@ -155,10 +155,24 @@ fn check_file_names(dir: &Path) -> Result<(), MigrateError> {
         if !version.is_some_and(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit())) {
             return Err(MigrateError::BadFileName { file: name });
         }
-        if let Err(e) = std::str::from_utf8(&std::fs::read(entry.path()).unwrap_or_default()) {
-            return Err(MigrateError::NotUtf8 {
+        let bytes = std::fs::read(entry.path()).unwrap_or_default();
+        let text = match std::str::from_utf8(&bytes) {
+            Ok(text) => text,
+            Err(e) => {
+                return Err(MigrateError::NotUtf8 {
+                    file: name,
+                    offset: e.valid_up_to(),
+                });
+            }
+        };
+        // sqlx would apply (and record forever) a file without SQL: almost always a file
+        // created and not yet written, whose later content would then be drift.
+        let no_sql = crate::sqltext::split_statements(text, crate::sqltext::Dialect::Sqlite)
+            .is_ok_and(|s| s.is_empty());
+        if no_sql && !name.ends_with(".down.sql") {
+            return Err(MigrateError::Parse {
                 file: name,
-                offset: e.valid_up_to(),
+                message: "has no SQL statement (write the migration, or delete the file)".into(),
             });
         }
     }

@@ -121,6 +121,8 @@ pub fn url(project: &Project, env: &EnvConfig) -> Result<String, Error> {
             && env.database.is_none()
             && let Some(url) = &env.url =>
         {
+            #[cfg(any(feature = "postgres", feature = "mysql"))]
+            server::env_url(env, url)?;
             Ok(url.resolve()?)
         }
         #[cfg(any(feature = "postgres", feature = "mysql"))]

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use tracing::{debug, info};
 
 use super::Project;
-use crate::config::{EngineKind, EnvConfig, ProviderKind};
+use crate::config::{ConfigStr, EngineKind, EnvConfig, ProviderKind};
 use crate::engine::ServerAdmin;
 use crate::error::Error;
 use crate::provider::container::{self, ContainerSpec, Docker};
@@ -514,7 +514,7 @@ pub(crate) fn database_name(env: &EnvConfig) -> Result<String, Error> {
     if env.provider == ProviderKind::External
         && let Some(url) = &env.url
     {
-        let parsed = parse_url(&url.resolve()?, &env.name)?;
+        let parsed = env_url(env, url)?;
         let path = parsed.path().trim_start_matches('/');
         if !path.is_empty() {
             return Ok(percent_decode(path));
@@ -540,7 +540,7 @@ pub(crate) fn external_endpoint(env: &EnvConfig) -> Result<Endpoint, Error> {
             env.name, env.name
         )));
     };
-    let parsed = parse_url(&url.resolve()?, &env.name)?;
+    let parsed = env_url(env, url)?;
     let default_port = if env.engine == EngineKind::Postgres {
         5432
     } else {
@@ -556,13 +556,32 @@ pub(crate) fn external_endpoint(env: &EnvConfig) -> Result<Endpoint, Error> {
     })
 }
 
-fn parse_url(text: &str, env: &str) -> Result<url::Url, Error> {
-    // The URL may hold a password: the error names the env, never the text.
-    url::Url::parse(text).map_err(|e| {
-        Error::Unsupported(format!(
-            "the url of env {env} is not a valid URL ({e}); expected postgres://user:password@host:port/database or mysql://…"
+/// The env's `url`, expanded, parsed and checked against its engine. The URL may hold a
+/// password: errors point at `dbenv.toml`, never print the text.
+pub(crate) fn env_url(env: &EnvConfig, url: &ConfigStr) -> Result<url::Url, Error> {
+    let expected = match env.engine {
+        EngineKind::Postgres => "postgres",
+        _ => "mysql",
+    };
+    let parsed = url::Url::parse(&url.resolve_nonempty()?).map_err(|e| {
+        url.invalid(&format!(
+            "is not a valid URL ({e}); expected {expected}://user:password@host:port/database"
         ))
-    })
+    })?;
+    let fits = match env.engine {
+        EngineKind::Postgres => matches!(parsed.scheme(), "postgres" | "postgresql"),
+        _ => matches!(parsed.scheme(), "mysql" | "mariadb"),
+    };
+    if !fits {
+        return Err(url
+            .invalid(&format!(
+                "is a {}:// URL, but engine is \"{}\" (write {expected}://user:password@host:port/database, or change engine)",
+                parsed.scheme(),
+                env.engine
+            ))
+            .into());
+    }
+    Ok(parsed)
 }
 
 fn percent_decode(s: &str) -> String {

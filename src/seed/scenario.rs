@@ -137,10 +137,7 @@ impl Scenario {
                 });
             }
             let path = scenario_path(seeds_dir, &current)?;
-            let text = std::fs::read_to_string(&path).map_err(|e| SeedError::Invalid {
-                at: path.display().to_string(),
-                message: format!("cannot read: {e}"),
-            })?;
+            let text = read_scenario(&path)?;
             let file = parse_file(&text, &path)?;
             next = file.extends.as_ref().map(|e| e.get_ref().clone());
             if next.as_deref() == Some(EMPTY) {
@@ -603,6 +600,24 @@ fn toml_value(v: &toml::Value) -> Result<Value, String> {
                 "values must be strings, numbers, booleans or dates, found {}",
                 other.type_str()
             ));
+        }
+    })
+}
+
+/// The text of a scenario file; not UTF-8 is reported at the first bad byte.
+fn read_scenario(path: &Path) -> Result<String, SeedError> {
+    let bytes = std::fs::read(path).map_err(|e| SeedError::Invalid {
+        at: path.display().to_string(),
+        message: format!("cannot read: {e}"),
+    })?;
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let valid = String::from_utf8_lossy(valid);
+        let line = valid.matches('\n').count() + 1;
+        let column = valid.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+        SeedError::Invalid {
+            at: format!("{}:{line}:{column}", path.display()),
+            message: "not valid UTF-8 (save the file as UTF-8)".into(),
         }
     })
 }
