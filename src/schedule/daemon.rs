@@ -21,7 +21,7 @@ use tracing::{info, warn};
 
 use super::clock::{Clock, sleep_until};
 use super::state::{self, LastRun};
-use super::{Job, jobs};
+use super::{Job, JobKind, Plan, jobs};
 use crate::error::Error;
 use crate::project::Project;
 use crate::state::FileLock;
@@ -110,6 +110,8 @@ struct Shared {
     stop: watch::Receiver<Stop>,
     /// One per env: runs of the same env take turns.
     turns: BTreeMap<String, Arc<Mutex<()>>>,
+    /// Each env's backup schedule: a drill due at the same time as a backup runs after it.
+    backup_plans: BTreeMap<String, Plan>,
     /// Runs in progress.
     active: watch::Sender<usize>,
     runs: AtomicU64,
@@ -124,6 +126,11 @@ impl Shared {
     }
     fn stopping(&self) -> bool {
         *self.stop.borrow() != Stop::Run
+    }
+    fn backup_due_at(&self, env: &str, slot: DateTime<Utc>) -> bool {
+        self.backup_plans
+            .get(env)
+            .is_some_and(|p| p.next_after(slot - chrono::Duration::milliseconds(1)) == Some(slot))
     }
 }
 
@@ -150,6 +157,11 @@ pub async fn run(
         turns: envs
             .iter()
             .map(|e| (e.to_string(), Arc::default()))
+            .collect(),
+        backup_plans: jobs
+            .iter()
+            .filter(|j| j.kind == JobKind::Backup)
+            .map(|j| (j.env.clone(), j.plan.clone()))
             .collect(),
         active: watch::channel(0).0,
         runs: AtomicU64::new(0),
@@ -267,6 +279,11 @@ fn start_run(shared: &Arc<Shared>, job: &Job, slot: DateTime<Utc>, busy: &Arc<At
     shared.active.send_modify(|n| *n += 1);
     let (shared, job, busy) = (shared.clone(), job.clone(), busy.clone());
     tokio::spawn(async move {
+        if job.kind == JobKind::Drill && shared.backup_due_at(&job.env, slot) {
+            // The backup of the same instant takes its turn first (its loop may wake a
+            // moment later), so that the drill checks the newest backup.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
         let turn = shared.turns[&job.env].clone();
         let _turn = turn.lock().await;
         if !shared.stopping() {

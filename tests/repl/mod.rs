@@ -235,7 +235,20 @@ async fn maria(dir: PathBuf, server_id: u32, log_bin: bool) -> Maria {
             .unwrap();
         assert!(ok.success());
     }
+    // A temporary folder of its own: two bootstraps at once in /tmp have been seen to
+    // trip over each other's temporary tables.
+    let tmp = dir.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    if is_root() {
+        let ok = Command::new("chown")
+            .arg("mysql:mysql")
+            .arg(&tmp)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
     let out = tokio::process::Command::new("mariadb-install-db")
+        .env("TMPDIR", &tmp)
         .arg("--no-defaults")
         .arg(format!("--datadir={}", dir.join("data").display()))
         .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
@@ -255,6 +268,7 @@ async fn maria(dir: PathBuf, server_id: u32, log_bin: bool) -> Maria {
         .arg(format!("--port={port}"))
         .arg(format!("--socket={}", dir.join("s.sock").display()))
         .arg(format!("--log-error={}", dir.join("server.log").display()))
+        .arg(format!("--tmpdir={}", tmp.display()))
         .args(["--bind-address=127.0.0.1", "--skip-name-resolve"])
         .args([
             "--innodb-flush-log-at-trx-commit=0",
