@@ -4,6 +4,10 @@
 #   bash benches/backup.sh                   # SQLite, PostgreSQL and MariaDB
 #   ENGINES="sqlite postgres" SCALE=8 bash benches/backup.sh
 #   RESTORE="sqlite" bash benches/backup.sh  # restore timings for these engines only
+#   WORK=/tmp/bkp-bench ENGINES=sqlite bash benches/backup.sh  # keep the databases in WORK
+#
+# With WORK set, the folder is kept (servers stopped, not purged) and a database already
+# built there at the same SCALE is reused by the next run instead of being seeded again.
 #
 # The database: seeds/load.toml scaled SCALE times (organisations and users; every child
 # table follows through its `per` rules). SCALE=8 gives about 9 million rows.
@@ -25,14 +29,27 @@ command -v hyperfine >/dev/null || { apt-get update -qq && apt-get install -y -q
 cargo build --release --quiet --manifest-path "$root/Cargo.toml"
 dbenv="${CARGO_TARGET_DIR:-$root/target}/release/dbenv"
 out="$root/target/bench"
-work=$(mktemp -d /tmp/dbenv-bench-backup.XXXXXX)
+keep=${WORK:+yes}
+work=${WORK:-$(mktemp -d /tmp/dbenv-bench-backup.XXXXXX)}
+mkdir -p "$work"
 chmod 755 "$work" # native servers run as an unprivileged user when we are root
 cleanup() {
+  if [ -n "$keep" ]; then
+    cd "$work" && for e in pg maria; do "$dbenv" -q down "$e" >/dev/null 2>&1 || true; done
+    return
+  fi
   cd "$work" && for e in pg maria; do "$dbenv" -q down "$e" --purge >/dev/null 2>&1 || true; done
   rm -rf "$work"
 }
+# Seed env $1 with the big scenario, unless WORK already holds it at this scale.
+seed() {
+  if [ -n "$keep" ] && [ "$(cat ".seeded-$1" 2>/dev/null)" = "$scale" ]; then return; fi
+  "$dbenv" -q reset "$1" --scenario big --no-template >/dev/null
+  echo "$scale" >".seeded-$1"
+}
 trap cleanup EXIT
 mkdir -p "$out"
+rm -rf "$work/migrations" "$work/seeds"
 cp -r "$root/migrations" "$root/seeds" "$work/"
 cd "$work"
 cat >seeds/big.toml <<TOML
@@ -81,7 +98,7 @@ echo "|---|---:|---:|---:|" >>"$sizes"
 for engine in $engines; do
   case $engine in
   sqlite)
-    "$dbenv" -q reset lite --scenario big --no-template >/dev/null
+    seed lite
     db=.dbenv/lite.sqlite
     echo "SQLite database: $(mib "$(size $db)")"
     hyperfine --runs "$runs" --export-markdown "$out/backup-sqlite.md" \
@@ -103,7 +120,7 @@ for engine in $engines; do
     ;;
   postgres)
     "$dbenv" -q up pg --scenario empty >/dev/null
-    "$dbenv" -q reset pg --scenario big --no-template >/dev/null
+    seed pg
     url=$("$dbenv" url pg)
     bytes=$(psql -qtA "$url" -c "SELECT pg_database_size(current_database())")
     echo "PostgreSQL database: $(mib "$bytes")"
@@ -129,7 +146,7 @@ for engine in $engines; do
     ;;
   mariadb)
     "$dbenv" -q up maria --scenario empty >/dev/null
-    "$dbenv" -q reset maria --scenario big --no-template >/dev/null
+    seed maria
     url=$("$dbenv" url maria)
     # mysql://root:PASSWORD@127.0.0.1:PORT/maria, into an option file for the client tools.
     rest=${url#mysql://}; creds=${rest%%@*}; hostport=${rest#*@}; hostport=${hostport%%/*}

@@ -82,6 +82,12 @@ pub fn sqlite_contents(path: &Path) -> Result<Contents, Error> {
     use rusqlite::{Connection, OpenFlags};
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
         .map_err(|e| sqlite_error(path, "opening", e))?;
+    sqlite_contents_in(&conn, path)
+}
+
+/// What the database `path` holds, read through `conn` (within its transaction, if any).
+#[cfg(feature = "sqlite")]
+pub fn sqlite_contents_in(conn: &rusqlite::Connection, path: &Path) -> Result<Contents, Error> {
     let err = |what: &'static str| move |e| sqlite_error(path, what, e);
     let mut stmt = conn
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
@@ -180,7 +186,9 @@ mod pg {
         Error::db(format!("{what} (database {database})"), e)
     }
 
-    pub async fn pg_snapshot(url: &str, database: &str) -> Result<(PgSnapshot, Contents), Error> {
+    /// Export a snapshot for `pg_dump --snapshot`; count its rows with
+    /// [`PgSnapshot::contents`] (while the dump runs: both see the same data).
+    pub async fn pg_snapshot(url: &str, database: &str) -> Result<PgSnapshot, Error> {
         let mut conn = PgConnection::connect(url)
             .await
             .map_err(|e| err(database, "connecting to take a snapshot", e))?;
@@ -191,11 +199,15 @@ mod pg {
             .fetch_one(&mut conn)
             .await
             .map_err(|e| err(database, "exporting the snapshot", e))?;
-        let contents = read(&mut conn, database).await?;
-        Ok((PgSnapshot { conn, id }, contents))
+        Ok(PgSnapshot { conn, id })
     }
 
     impl PgSnapshot {
+        /// What the snapshot holds.
+        pub async fn contents(&mut self, database: &str) -> Result<Contents, Error> {
+            read(&mut self.conn, database).await
+        }
+
         pub async fn end(mut self) {
             let _ = self.conn.execute("COMMIT").await;
             let _ = self.conn.close().await;
@@ -263,44 +275,72 @@ pub use pg::{PgSnapshot, pg_contents, pg_snapshot};
 /// when nothing writes meanwhile; the manifest says so).
 #[cfg(feature = "mysql")]
 pub async fn mysql_contents(url: &str, database: &str) -> Result<Contents, Error> {
-    use sqlx::mysql::MySqlConnection;
-    use sqlx::{AssertSqlSafe, Connection, Executor};
-    let err = |what: &str, e: sqlx::Error| Error::db(format!("{what} (database {database})"), e);
-    let mut conn = MySqlConnection::connect(url)
-        .await
-        .map_err(|e| err("connecting", e))?;
-    conn.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
-        .await
-        .map_err(|e| err("starting a snapshot", e))?;
-    let tables: Vec<String> = sqlx::query_scalar(
-        "SELECT CAST(table_name AS CHAR) FROM information_schema.tables \
-         WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY 1",
-    )
-    .fetch_all(&mut conn)
-    .await
-    .map_err(|e| err("listing tables", e))?;
-    let mut contents = Contents::default();
-    for table in tables {
-        let q = quote(&table, '`');
-        let n: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT count(*) FROM {q}")))
-            .fetch_one(&mut conn)
+    MysqlSnapshot::open(url, database).await?.contents().await
+}
+
+/// A consistent snapshot of a MySQL database, to count its rows while `mysqldump` (which
+/// cannot share it) dumps from its own snapshot, started just after.
+#[cfg(feature = "mysql")]
+pub struct MysqlSnapshot {
+    conn: sqlx::mysql::MySqlConnection,
+    database: String,
+}
+
+#[cfg(feature = "mysql")]
+impl MysqlSnapshot {
+    pub async fn open(url: &str, database: &str) -> Result<MysqlSnapshot, Error> {
+        use sqlx::mysql::MySqlConnection;
+        use sqlx::{Connection, Executor};
+        let err =
+            |what: &str, e: sqlx::Error| Error::db(format!("{what} (database {database})"), e);
+        let mut conn = MySqlConnection::connect(url)
             .await
-            .map_err(|e| err(&format!("counting rows of {table}"), e))?;
-        if table == MIGRATIONS_TABLE {
-            contents.migration_version = sqlx::query_scalar::<_, Option<i64>>(AssertSqlSafe(
-                format!("SELECT CAST(max(version) AS SIGNED) FROM {q} WHERE success"),
-            ))
-            .fetch_one(&mut conn)
+            .map_err(|e| err("connecting", e))?;
+        conn.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
             .await
-            .map_err(|e| err("reading _sqlx_migrations", e))?;
-        }
-        contents.tables.insert(table, n as u64);
+            .map_err(|e| err("starting a snapshot", e))?;
+        Ok(MysqlSnapshot {
+            conn,
+            database: database.to_string(),
+        })
     }
-    contents.server_version = sqlx::query_scalar("SELECT CAST(version() AS CHAR)")
-        .fetch_one(&mut conn)
+
+    /// Rows per table, migration and server version in the snapshot; ends it.
+    pub async fn contents(self) -> Result<Contents, Error> {
+        use sqlx::{AssertSqlSafe, Connection, Executor};
+        let MysqlSnapshot { mut conn, database } = self;
+        let err =
+            |what: &str, e: sqlx::Error| Error::db(format!("{what} (database {database})"), e);
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT CAST(table_name AS CHAR) FROM information_schema.tables \
+             WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY 1",
+        )
+        .fetch_all(&mut conn)
         .await
-        .ok();
-    let _ = conn.execute("COMMIT").await;
-    let _ = conn.close().await;
-    Ok(contents)
+        .map_err(|e| err("listing tables", e))?;
+        let mut contents = Contents::default();
+        for table in tables {
+            let q = quote(&table, '`');
+            let n: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT count(*) FROM {q}")))
+                .fetch_one(&mut conn)
+                .await
+                .map_err(|e| err(&format!("counting rows of {table}"), e))?;
+            if table == MIGRATIONS_TABLE {
+                contents.migration_version = sqlx::query_scalar::<_, Option<i64>>(AssertSqlSafe(
+                    format!("SELECT CAST(max(version) AS SIGNED) FROM {q} WHERE success"),
+                ))
+                .fetch_one(&mut conn)
+                .await
+                .map_err(|e| err("reading _sqlx_migrations", e))?;
+            }
+            contents.tables.insert(table, n as u64);
+        }
+        contents.server_version = sqlx::query_scalar("SELECT CAST(version() AS CHAR)")
+            .fetch_one(&mut conn)
+            .await
+            .ok();
+        let _ = conn.execute("COMMIT").await;
+        let _ = conn.close().await;
+        Ok(contents)
+    }
 }

@@ -26,11 +26,11 @@ use crate::project::Project;
 
 /// Where the bytes of a backup come from.
 enum Source {
-    /// A consistent copy of a SQLite file (removed when done).
-    File(tempfile::TempPath),
-    /// A SQLite file that cannot change while the read transaction is open.
+    /// A consistent copy of a SQLite file (removed by the caller when done).
+    File(PathBuf),
+    /// A SQLite file that cannot change while the caller's read transaction is open.
     #[cfg(feature = "sqlite")]
-    Locked(PathBuf, rusqlite::Connection),
+    Locked(PathBuf),
     /// A dump tool's stdout.
     #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
     Tool(Command, String),
@@ -99,34 +99,57 @@ async fn sqlite(
         )));
     }
     // Rollback-journal databases (dbenv's own): under a read transaction no writer can
-    // commit, so the file itself is streamed, consistent, in one pass.
+    // commit, so the file itself is streamed, consistent, in one pass, while its rows are
+    // counted in that same transaction (held until both are done).
     let (source, timeout) = (path.clone(), project.lock_timeout);
     let locked = blocking(move || inspect::sqlite_read_lock(&source, timeout)).await?;
     if let Some(lock) = locked {
         let source = path.clone();
-        let (lock, contents) = blocking(move || {
-            let contents = inspect::sqlite_contents(&source)?;
+        let counting = blocking(move || {
+            let contents = inspect::sqlite_contents_in(&lock, &source)?;
             Ok((lock, contents))
-        })
-        .await?;
-        let totals = stream(Source::Locked(path.clone(), lock), store, file, compression).await?;
+        });
+        let streaming = stream(Source::Locked(path.clone()), store, file, compression);
+        let (totals, counted) = tokio::join!(streaming, counting);
+        let (totals, (lock, contents)) = both(store, file, totals, counted).await?;
+        drop(lock);
         return Ok((totals, contents, path.display().to_string()));
     }
     // WAL databases: a copy with the online backup API, beside the database (same file
     // system, same privacy); a killed backup's copy carries the temporary marker and is
-    // removed by the next run.
+    // removed by the next run. The copy is streamed and counted at the same time.
     let dir = path.parent().map(PathBuf::from).unwrap_or_default();
     crate::state::remove_stale_temps(&dir);
     let copy = temp_path(crate::state::temp_beside(&path.with_extension("backup")))?;
     let _ = std::fs::remove_file(&copy);
     let (source, copy_path) = (path.clone(), copy.to_path_buf());
-    let contents = blocking(move || {
-        inspect::sqlite_copy(&source, &copy_path)?;
-        inspect::sqlite_contents(&copy_path)
-    })
-    .await?;
-    let totals = stream(Source::File(copy), store, file, compression).await?;
+    blocking(move || inspect::sqlite_copy(&source, &copy_path)).await?;
+    let copy_path = copy.to_path_buf();
+    let counting = blocking(move || inspect::sqlite_contents(&copy_path));
+    let streaming = stream(Source::File(copy.to_path_buf()), store, file, compression);
+    let (totals, contents) = tokio::join!(streaming, counting);
+    let (totals, contents) = both(store, file, totals, contents).await?;
+    drop(copy);
     Ok((totals, contents, path.display().to_string()))
+}
+
+/// The results of a backup's two concurrent halves: the stored data and its row counts.
+/// Data stored for counts that failed is deleted (it has no manifest, so it was never a
+/// backup).
+async fn both<T>(
+    store: &Store,
+    file: &str,
+    totals: Result<Totals, Error>,
+    contents: Result<T, Error>,
+) -> Result<(Totals, T), Error> {
+    let totals = totals?;
+    match contents {
+        Ok(contents) => Ok((totals, contents)),
+        Err(e) => {
+            let _ = store.delete(file).await;
+            Err(e)
+        }
+    }
 }
 
 #[cfg(any(feature = "postgres", feature = "mysql"))]
@@ -143,22 +166,24 @@ async fn server(
     let db = server.database.clone();
     let what = format!("{} of database {db}", tool.name());
     let (totals, contents) = match env.engine {
+        // The rows are counted while the tool dumps: in the very snapshot pg_dump dumps on
+        // PostgreSQL, in one taken just before the dump's own on MySQL.
         #[cfg(feature = "postgres")]
         EngineKind::Postgres => {
-            let (snapshot, contents) = inspect::pg_snapshot(&url, &db).await?;
+            let mut snapshot = inspect::pg_snapshot(&url, &db).await?;
             let command = tool.dump(&db, Some(&snapshot.id));
-            let totals = stream(Source::Tool(command, what), store, file, compression).await;
+            let streaming = stream(Source::Tool(command, what), store, file, compression);
+            let (totals, contents) = tokio::join!(streaming, snapshot.contents(&db));
             snapshot.end().await;
-            (totals?, contents)
+            both(store, file, totals, contents).await?
         }
         #[cfg(feature = "mysql")]
         EngineKind::Mysql | EngineKind::Mariadb => {
-            let contents = inspect::mysql_contents(&url, &db).await?;
+            let snapshot = inspect::MysqlSnapshot::open(&url, &db).await?;
             let command = tool.dump(&db, None);
-            (
-                stream(Source::Tool(command, what), store, file, compression).await?,
-                contents,
-            )
+            let streaming = stream(Source::Tool(command, what), store, file, compression);
+            let (totals, contents) = tokio::join!(streaming, snapshot.contents());
+            both(store, file, totals, contents).await?
         }
         other => {
             return Err(Error::Unsupported(format!(
@@ -210,19 +235,18 @@ fn pump(source: Source, sink: Sink, compression: Compression) -> Result<Totals, 
         |what: &str, e: std::io::Error| Error::State(format!("writing the backup ({what}): {e}"));
     match source {
         Source::File(path) => {
-            let file = std::fs::File::open(&path).map_err(|e| Error::io(path.to_path_buf(), e))?;
+            let file = std::fs::File::open(&path).map_err(|e| Error::io(path, e))?;
             let (sink, totals) =
                 pipe::store(file, sink, compression).map_err(|e| io_error("copy", e))?;
             sink.commit()?;
             Ok(totals)
         }
         #[cfg(feature = "sqlite")]
-        Source::Locked(path, lock) => {
+        Source::Locked(path) => {
             let file = std::fs::File::open(&path).map_err(|e| Error::io(path.clone(), e))?;
             let file = pipe::Progress::new(file, "compressing the database");
             let (sink, totals) =
                 pipe::store(file, sink, compression).map_err(|e| io_error("copy", e))?;
-            drop(lock);
             sink.commit()?;
             Ok(totals)
         }
