@@ -14,6 +14,8 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(config scenario generate)
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 export RUSTC_BOOTSTRAP=1
+# The fuzz crate has its own target folder (sanitizer builds share nothing with the rest).
+unset CARGO_TARGET_DIR
 nice -n 15 cargo fuzz build -O >&2
 for t in "${targets[@]}"; do
   mkdir -p "corpus/$t"
@@ -26,7 +28,9 @@ for t in "${targets[@]}"; do
   end=$(date +%s)
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo '?')
-  echo "fuzz $t: $execs executions in $((end - start)) s, coverage $cov edges, corpus $(ls "corpus/$t" | wc -l) inputs, exit $status"
+  # Coverage once the existing corpus was loaded: the difference is what this run found new.
+  inited=$(grep 'INITED' "$log" | grep -o 'cov: [0-9]*' | grep -o '[0-9]*' || echo '?')
+  echo "fuzz $t: $execs executions in $((end - start)) s, coverage $inited -> $cov edges, corpus $(ls "corpus/$t" | wc -l) inputs, exit $status"
   if [ "$status" -ne 0 ]; then
     tail -40 "$log" >&2
   fi
