@@ -89,6 +89,41 @@ impl Error {
             source,
         }
     }
+
+    /// Whether the disk filled up somewhere in this error's chain: `ENOSPC`, SQLite's
+    /// `SQLITE_FULL` (13), PostgreSQL's `disk_full` (53100).
+    pub fn is_disk_full(&self) -> bool {
+        let mut current: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(e) = current {
+            if let Some(io) = e.downcast_ref::<std::io::Error>()
+                && io.kind() == std::io::ErrorKind::StorageFull
+            {
+                return true;
+            }
+            if let Some(sqlx::Error::Database(db)) = e.downcast_ref::<sqlx::Error>()
+                && matches!(db.code().as_deref(), Some("13" | "53100"))
+            {
+                return true;
+            }
+            current = e.source();
+        }
+        false
+    }
+
+    /// When the disk filled up, say so plainly and name `path` (the folder being written):
+    /// "PATH: no space left on device while WHAT". Any other error is returned unchanged.
+    pub(crate) fn naming_full_disk(self, path: &std::path::Path, what: &str) -> Error {
+        if !self.is_disk_full() {
+            return self;
+        }
+        Error::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::StorageFull,
+                format!("no space left on device while {what} ({self})"),
+            ),
+        }
+    }
 }
 
 /// Extension to attach a path to `std::io::Result`s.

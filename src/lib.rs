@@ -42,6 +42,8 @@ pub mod config;
 pub mod engine;
 mod error;
 pub mod fixture;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod migrate;
 pub mod project;
 pub mod provider;

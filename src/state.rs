@@ -88,13 +88,22 @@ pub fn write_atomic(target: &Path, bytes: &[u8]) -> Result<(), Error> {
     if let Some(parent) = target.parent() {
         std::fs::create_dir_all(parent).at(parent)?;
     }
+    remove_stale_temps_of(target);
     let temp = temp_beside(target);
-    // Private to the user: state files may hold a generated server password.
-    let mut file = private_file(&temp).at(&temp)?;
-    file.write_all(bytes).at(&temp)?;
-    file.sync_all().at(&temp)?;
-    drop(file);
-    rename_synced(&temp, target)
+    let written = (|| {
+        // Private to the user: state files may hold a generated server password.
+        let mut file = private_file(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()
+    })();
+    // A failed write (a full disk) leaves nothing behind, not even the temporary file.
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&temp);
+        return Err(Error::io(&temp, e));
+    }
+    rename_synced(&temp, target).inspect_err(|_| {
+        let _ = std::fs::remove_file(&temp);
+    })
 }
 
 fn private_file(path: &Path) -> std::io::Result<File> {
@@ -109,11 +118,20 @@ fn private_file(path: &Path) -> std::io::Result<File> {
 /// mixture. Fast on copy-on-write file systems (std uses copy_file_range/reflink).
 pub fn copy_atomic(source: &Path, target: &Path, sync: bool) -> Result<(), Error> {
     let temp = temp_beside(target);
-    std::fs::copy(source, &temp).at(&temp)?;
-    if sync {
-        File::open(&temp).and_then(|f| f.sync_all()).at(&temp)?;
+    let copied = std::fs::copy(source, &temp).and_then(|_| {
+        if sync {
+            File::open(&temp).and_then(|f| f.sync_all())?;
+        }
+        Ok(())
+    });
+    // A failed copy (a full disk) leaves nothing behind, not even the temporary file.
+    if let Err(e) = copied {
+        let _ = std::fs::remove_file(&temp);
+        return Err(Error::io(&temp, e));
     }
-    rename_synced(&temp, target)
+    rename_synced(&temp, target).inspect_err(|_| {
+        let _ = std::fs::remove_file(&temp);
+    })
 }
 
 /// Rename `temp` to `target`, then sync the folder so the rename itself is durable.
@@ -128,15 +146,32 @@ pub fn rename_synced(temp: &Path, target: &Path) -> Result<(), Error> {
 
 /// Remove temporary files in `dir` left by dbenv processes that no longer run.
 pub fn remove_stale_temps(dir: &Path) -> Vec<PathBuf> {
+    remove_stale_temps_named(dir, |_| true)
+}
+
+/// Remove the temporary files of `target` (`<target>.dbenv-tmp.<pid>`) left by dbenv
+/// processes that no longer run: a dbenv killed while writing it.
+pub fn remove_stale_temps_of(target: &Path) -> Vec<PathBuf> {
+    let (Some(dir), Some(name)) = (target.parent(), target.file_name()) else {
+        return Vec::new();
+    };
+    let name = name.to_string_lossy();
+    remove_stale_temps_named(dir, |real| real == name)
+}
+
+fn remove_stale_temps_named(dir: &Path, of: impl Fn(&str) -> bool) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
     let mut removed = Vec::new();
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some((_, pid)) = name.rsplit_once(TEMP_MARKER) else {
+        let Some((real, pid)) = name.rsplit_once(TEMP_MARKER) else {
             continue;
         };
+        if !of(real) {
+            continue;
+        }
         let pid: u32 = pid.parse().unwrap_or(0);
         if pid != std::process::id()
             && !process_alive(pid)
@@ -215,13 +250,17 @@ impl StateDir {
     /// Serialise every dbenv command on `env` (DESIGN.md §2).
     pub fn lock_env(&self, env: &str, timeout: Duration) -> Result<FileLock, Error> {
         let path = self.locks().join(format!("{env}.lock"));
-        FileLock::acquire(&path, timeout, &format!("env {env}")).map_err(|t| {
+        let lock = FileLock::acquire(&path, timeout, &format!("env {env}")).map_err(|t| {
             let by = t.holder.map(|p| format!(" (pid {p})")).unwrap_or_default();
             Error::Locked(format!(
                 "another dbenv{by} is working on env {env} and did not finish within {}s; wait for it, or raise --lock-timeout",
                 timeout.as_secs()
             ))
-        })
+        })?;
+        // A dbenv killed while writing this env's state left its temporary file; commands
+        // that do not rewrite the state (an `up` with nothing to do) clear it too.
+        remove_stale_temps_of(&self.env_file(env));
+        Ok(lock)
     }
 
     pub fn read_env(&self, env: &str) -> Option<EnvState> {
@@ -291,6 +330,44 @@ mod tests {
         std::fs::write(&mine, b"").unwrap();
         assert_eq!(remove_stale_temps(dir.path()), vec![dead.clone()]);
         assert!(!dead.exists() && mine.exists());
+    }
+
+    /// Regression (tests/faults.rs): a dbenv killed while writing `.dbenv/state/dev.json`
+    /// left `dev.json.dbenv-tmp.<pid>` there for good.
+    #[test]
+    fn a_killed_writers_temporary_file_is_removed_by_the_next_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("dev.json");
+        let killed = dir.path().join(format!("dev.json{TEMP_MARKER}999999999"));
+        let other = dir.path().join(format!("ci.json{TEMP_MARKER}999999999"));
+        std::fs::write(&killed, b"{half").unwrap();
+        std::fs::write(&other, b"{half").unwrap();
+        write_atomic(&target, b"{}").unwrap();
+        assert!(
+            !killed.exists(),
+            "the killed writer's temporary file is still there"
+        );
+        assert!(other.exists(), "only the target's own temporary files go");
+        assert_eq!(std::fs::read(&target).unwrap(), b"{}");
+    }
+
+    /// Regression (tests/disk_full.rs): a failed write left its temporary file behind.
+    #[test]
+    fn a_failed_atomic_write_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // Renaming a file over a non-empty folder fails after the temporary file is written.
+        let target = dir.path().join("taken");
+        std::fs::create_dir(&target).unwrap();
+        std::fs::write(target.join("inside"), b"x").unwrap();
+        assert!(write_atomic(&target, b"data").is_err());
+        assert!(copy_atomic(&target.join("inside"), &target, true).is_err());
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .filter(|n| n.to_string_lossy().contains(TEMP_MARKER))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
     }
 
     #[test]

@@ -128,8 +128,10 @@ async fn materialize(
     let (template, built, rows, applied) = if options.no_template {
         let temp = temp_beside(path);
         let report = template::build_sqlite(&temp, &migrations, &scenario, &seed_options).await;
-        let report = report.inspect_err(|_| {
+        let report = report.map_err(|e| {
             let _ = std::fs::remove_file(&temp);
+            let dir = path.parent().unwrap_or(path);
+            e.naming_full_disk(dir, &format!("building {}", path.display()))
         })?;
         remove_sidecars(path);
         rename_synced(&temp, path)?;

@@ -149,6 +149,16 @@ impl Scenario {
         build(name, chain)
     }
 
+    /// Parse one scenario file's `text` as if read from `path`, without following its
+    /// `extends`: what [`Scenario::load`] does for each file of the chain. For the fuzz
+    /// targets (`fuzz/`) and tools that hold a scenario in memory.
+    #[doc(hidden)]
+    pub fn parse_str(name: &str, text: &str, path: &Path) -> Result<Scenario, SeedError> {
+        let file = parse_file(text, path)?;
+        let chain = vec![(name.to_string(), path.to_path_buf(), text.to_string(), file)];
+        build(name, chain)
+    }
+
     /// Names of the scenarios available in `seeds_dir` (always including `empty`).
     pub fn available(seeds_dir: &Path) -> Vec<String> {
         let mut names = vec![EMPTY.to_string()];

@@ -116,12 +116,19 @@ pub async fn ensure_sqlite(
         Ok(r) => r,
         Err(e) => {
             let _ = std::fs::remove_file(&temp);
-            return Err(e);
+            let what = format!("building template {}", key.file_stem());
+            return Err(e.naming_full_disk(dir, &what));
         }
     };
-    rename_synced(&temp, &path)?;
+    // The info first: a template is used as soon as its file exists, so a dbenv killed
+    // between the two must not leave a template without its info. An info without its
+    // template is harmless (the next build rewrites it).
     let info = TemplateInfo::new(key, &report, start);
-    write_info(&info_path(&path), &info)?;
+    let finished = write_info(&info_path(&path), &info).and_then(|()| rename_synced(&temp, &path));
+    if let Err(e) = finished {
+        let _ = std::fs::remove_file(&temp);
+        return Err(e);
+    }
     info!(template = %key.file_stem(), rows = info.rows, ms = info.build_ms, "built template");
     Ok((path, true))
 }
