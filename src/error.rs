@@ -118,7 +118,7 @@ impl Error {
         }
         Error::Io {
             path: path.to_path_buf(),
-            source: std::io::Error::new(
+            error: std::io::Error::new(
                 std::io::ErrorKind::StorageFull,
                 format!("no space left on device while {what} ({self})"),
             ),
