@@ -228,23 +228,7 @@ fn a_killed_backup_is_never_listed_and_the_next_one_cleans_up() {
     let p = Project::with_config(SQLITE_CONFIG);
     p.ok(&["up", "dev"]);
     // About 400 MB of incompressible rows: the backup takes more than a second.
-    block_on(async {
-        use sqlx::{Connection, Executor};
-        let mut conn =
-            sqlx::SqliteConnection::connect(&format!("sqlite://{}", p.db("dev").display()))
-                .await
-                .unwrap();
-        conn.execute("CREATE TABLE ballast (id INTEGER PRIMARY KEY, blob BLOB)")
-            .await
-            .unwrap();
-        conn.execute(
-            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 400) \
-             INSERT INTO ballast (blob) SELECT randomblob(1000000) FROM n",
-        )
-        .await
-        .unwrap();
-        conn.close().await.unwrap();
-    });
+    common::add_ballast(&p.db("dev"), 400);
     // What a backup killed between its data and its manifest would leave.
     p.write("backups/20200101T000000Z-abcd.sqlite.zst", b"orphan data");
 

@@ -102,21 +102,7 @@ fn disk_full_during_a_backup() {
     let p = Project::with_config(CONFIG);
     p.ok(&["up", "dev"]);
     // 4 MB of incompressible rows: more than the 2 MB the backup folder holds.
-    block_on(async {
-        use sqlx::{Connection, Executor};
-        let url = format!("sqlite://{}", p.db("dev").display());
-        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-        conn.execute("CREATE TABLE ballast (id INTEGER PRIMARY KEY, blob BLOB)")
-            .await
-            .unwrap();
-        conn.execute(
-            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 4) \
-             INSERT INTO ballast (blob) SELECT randomblob(1000000) FROM n",
-        )
-        .await
-        .unwrap();
-        conn.close().await.unwrap();
-    });
+    common::add_ballast(&p.db("dev"), 4);
     let Some(_mount) = tmpfs(&p.file("backups")) else {
         return;
     };

@@ -406,21 +406,7 @@ schedule = "* * * * * *"
     );
     p.ok(&["up", "dev"]);
     // About 400 MB of incompressible rows: the backup takes more than a second.
-    block_on(async {
-        use sqlx::{Connection, Executor};
-        let url = format!("sqlite://{}", p.db("dev").display());
-        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-        conn.execute("CREATE TABLE ballast (id INTEGER PRIMARY KEY, blob BLOB)")
-            .await
-            .unwrap();
-        conn.execute(
-            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 400) \
-             INSERT INTO ballast (blob) SELECT randomblob(1000000) FROM n",
-        )
-        .await
-        .unwrap();
-        conn.close().await.unwrap();
-    });
+    common::add_ballast(&p.db("dev"), 400);
     let backups = p.file("backups");
     let partial = |d: &mut Daemon| {
         d.wait_for("a partial backup", |_| {

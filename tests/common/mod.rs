@@ -477,3 +477,23 @@ pub fn sqlite_path_of_url(url: &str) -> PathBuf {
     )
 }
 pub mod servers;
+
+/// Add `megabytes` MB of incompressible rows (table `ballast`) to the SQLite database at
+/// `path`: backups of it take long, or fill a small disk.
+pub fn add_ballast(path: &Path, megabytes: u32) {
+    block_on(async {
+        use sqlx::{Connection, Executor};
+        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        conn.execute("CREATE TABLE ballast (id INTEGER PRIMARY KEY, blob BLOB)")
+            .await
+            .unwrap();
+        let fill = format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {megabytes}) \
+             INSERT INTO ballast (blob) SELECT randomblob(1000000) FROM n"
+        );
+        conn.execute(sqlx::AssertSqlSafe(fill)).await.unwrap();
+        conn.close().await.unwrap();
+    });
+}
