@@ -62,6 +62,21 @@ async fn postgres_primary_and_standby_through_every_fault() {
         .unwrap()
     })
     .await;
+    let mut app = pair.replica("app").await;
+    eventually("the migrations on the standby", async || {
+        let table =
+            sqlx::query_scalar::<_, bool>("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+                .fetch_one(&mut app)
+                .await
+                .unwrap();
+        table
+            && sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM _sqlx_migrations")
+                .fetch_one(&mut app)
+                .await
+                .unwrap()
+                == 3
+    })
+    .await;
 
     healthy_is_ok(&p);
     a_silent_server_is_reported_within_the_timeout(&pair, &replica);
@@ -300,12 +315,18 @@ async fn mariadb_primary_and_replica_sql_thread_stopped_is_critical() {
     let p = Project::with_config(&config);
     p.ok(&["up", "maria"]);
     let mut replica = pair.replica.connect("mysql").await;
+    // Every migration row replayed, not only the table: the check compares versions.
     eventually("the migrations on the replica", async || {
-        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'app' AND table_name = '_sqlx_migrations'")
+        let table = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'app' AND table_name = '_sqlx_migrations'")
             .fetch_one(&mut replica)
             .await
-            .unwrap()
-            == 1
+            .unwrap();
+        table == 1
+            && sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM app._sqlx_migrations")
+                .fetch_one(&mut replica)
+                .await
+                .unwrap()
+                == 3
     })
     .await;
 
