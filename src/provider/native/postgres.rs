@@ -52,7 +52,12 @@ pub(super) async fn start(ctx: &Ctx<'_>, port: u16) -> Result<Started, Error> {
         shell_quote(&ctx.layout.socket_dir.to_string_lossy())
     );
     if !ctx.spec.durable {
-        options.push_str(" -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
+        // Throwaway data. No autovacuum either: its workers visit every database, the
+        // template included, and `CREATE DATABASE … TEMPLATE` refuses a template with a
+        // session on it (a test would wait in 100 ms retries).
+        options.push_str(
+            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c autovacuum=off",
+        );
     }
     let mut cmd = Command::new(ctl);
     cmd.args(["start", "-w", "-t", "60", "-s", "-D"])
