@@ -225,24 +225,15 @@ fn free_port() -> u16 {
 }
 
 async fn maria(dir: PathBuf, server_id: u32, log_bin: bool) -> Maria {
-    std::fs::create_dir_all(&dir).unwrap();
-    let user: &[&str] = if is_root() { &["--user=mysql"] } else { &[] };
-    if is_root() {
-        let ok = Command::new("chown")
-            .arg("mysql:mysql")
-            .arg(&dir)
-            .status()
-            .unwrap();
-        assert!(ok.success());
-    }
     // A temporary folder of its own: two bootstraps at once in /tmp have been seen to
     // trip over each other's temporary tables.
     let tmp = dir.join("tmp");
     std::fs::create_dir_all(&tmp).unwrap();
+    let user: &[&str] = if is_root() { &["--user=mysql"] } else { &[] };
     if is_root() {
         let ok = Command::new("chown")
             .arg("mysql:mysql")
-            .arg(&tmp)
+            .args([&dir, &tmp])
             .status()
             .unwrap();
         assert!(ok.success());
