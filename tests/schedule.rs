@@ -4,6 +4,8 @@
 //! during a backup, systemd units, and config errors with their location.
 
 mod common;
+#[path = "schedule/load.rs"]
+mod load;
 #[path = "shared_server.rs"]
 mod shared_server;
 
