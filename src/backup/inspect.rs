@@ -271,76 +271,61 @@ pub use pg::{PgSnapshot, pg_contents, pg_snapshot};
 // ---------------------------------------------------------------------------------------
 // MySQL / MariaDB.
 
-/// Counts inside a consistent snapshot (taken just before the dump's own, so only exact
-/// when nothing writes meanwhile; the manifest says so).
+/// Rows per table, counted in one consistent snapshot, with the migration and server
+/// versions (a restored copy, in `verify`).
 #[cfg(feature = "mysql")]
 pub async fn mysql_contents(url: &str, database: &str) -> Result<Contents, Error> {
-    MysqlSnapshot::open(url, database).await?.contents().await
+    mysql_read(url, database, true).await
 }
 
-/// A consistent snapshot of a MySQL database, to count its rows while `mysqldump` (which
-/// cannot share it) dumps from its own snapshot, started just after.
+/// The migration and server versions only: a backup counts the rows in the dump itself.
 #[cfg(feature = "mysql")]
-pub struct MysqlSnapshot {
-    conn: sqlx::mysql::MySqlConnection,
-    database: String,
+pub async fn mysql_versions(url: &str, database: &str) -> Result<Contents, Error> {
+    mysql_read(url, database, false).await
 }
 
 #[cfg(feature = "mysql")]
-impl MysqlSnapshot {
-    pub async fn open(url: &str, database: &str) -> Result<MysqlSnapshot, Error> {
-        use sqlx::mysql::MySqlConnection;
-        use sqlx::{Connection, Executor};
-        let err =
-            |what: &str, e: sqlx::Error| Error::db(format!("{what} (database {database})"), e);
-        let mut conn = MySqlConnection::connect(url)
-            .await
-            .map_err(|e| err("connecting", e))?;
-        conn.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
-            .await
-            .map_err(|e| err("starting a snapshot", e))?;
-        Ok(MysqlSnapshot {
-            conn,
-            database: database.to_string(),
-        })
-    }
-
-    /// Rows per table, migration and server version in the snapshot; ends it.
-    pub async fn contents(self) -> Result<Contents, Error> {
-        use sqlx::{AssertSqlSafe, Connection, Executor};
-        let MysqlSnapshot { mut conn, database } = self;
-        let err =
-            |what: &str, e: sqlx::Error| Error::db(format!("{what} (database {database})"), e);
-        let tables: Vec<String> = sqlx::query_scalar(
-            "SELECT CAST(table_name AS CHAR) FROM information_schema.tables \
-             WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY 1",
-        )
-        .fetch_all(&mut conn)
+async fn mysql_read(url: &str, database: &str, count: bool) -> Result<Contents, Error> {
+    use sqlx::mysql::MySqlConnection;
+    use sqlx::{AssertSqlSafe, Connection, Executor};
+    let err = |what: &str, e: sqlx::Error| Error::db(format!("{what} (database {database})"), e);
+    let mut conn = MySqlConnection::connect(url)
         .await
-        .map_err(|e| err("listing tables", e))?;
-        let mut contents = Contents::default();
-        for table in tables {
-            let q = quote(&table, '`');
+        .map_err(|e| err("connecting", e))?;
+    conn.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+        .await
+        .map_err(|e| err("starting a snapshot", e))?;
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT CAST(table_name AS CHAR) FROM information_schema.tables \
+         WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY 1",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .map_err(|e| err("listing tables", e))?;
+    let mut contents = Contents::default();
+    for table in tables {
+        let q = quote(&table, '`');
+        if table == MIGRATIONS_TABLE {
+            contents.migration_version = sqlx::query_scalar::<_, Option<i64>>(AssertSqlSafe(
+                format!("SELECT CAST(max(version) AS SIGNED) FROM {q} WHERE success"),
+            ))
+            .fetch_one(&mut conn)
+            .await
+            .map_err(|e| err("reading _sqlx_migrations", e))?;
+        }
+        if count {
             let n: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT count(*) FROM {q}")))
                 .fetch_one(&mut conn)
                 .await
                 .map_err(|e| err(&format!("counting rows of {table}"), e))?;
-            if table == MIGRATIONS_TABLE {
-                contents.migration_version = sqlx::query_scalar::<_, Option<i64>>(AssertSqlSafe(
-                    format!("SELECT CAST(max(version) AS SIGNED) FROM {q} WHERE success"),
-                ))
-                .fetch_one(&mut conn)
-                .await
-                .map_err(|e| err("reading _sqlx_migrations", e))?;
-            }
             contents.tables.insert(table, n as u64);
         }
-        contents.server_version = sqlx::query_scalar("SELECT CAST(version() AS CHAR)")
-            .fetch_one(&mut conn)
-            .await
-            .ok();
-        let _ = conn.execute("COMMIT").await;
-        let _ = conn.close().await;
-        Ok(contents)
     }
+    contents.server_version = sqlx::query_scalar("SELECT CAST(version() AS CHAR)")
+        .fetch_one(&mut conn)
+        .await
+        .ok();
+    let _ = conn.execute("COMMIT").await;
+    let _ = conn.close().await;
+    Ok(contents)
 }

@@ -37,9 +37,10 @@ pub struct Manifest {
     pub dbenv_version: String,
     /// Rows per table at the moment of the backup.
     pub tables: BTreeMap<String, u64>,
-    /// Whether `tables` was read inside the dump's own snapshot (SQLite, PostgreSQL). On
-    /// MySQL/MariaDB the counts come from a snapshot taken just before the dump, so a
-    /// difference after restore is reported as a warning, not a failure.
+    /// Whether `tables` are the dump's own rows: read in its snapshot (SQLite,
+    /// PostgreSQL) or counted in its stream (MySQL/MariaDB). Older MySQL/MariaDB backups,
+    /// taken before dbenv counted the stream, say `false`: their counts came from a snapshot
+    /// just before the dump, so a difference after restore is only a warning.
     pub counts_exact: bool,
 }
 

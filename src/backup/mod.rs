@@ -24,6 +24,8 @@
 //! ```
 
 pub mod catalog;
+#[cfg(feature = "mysql")]
+pub mod dump_rows;
 pub mod id;
 pub mod inspect;
 pub mod manifest;

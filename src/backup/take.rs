@@ -34,7 +34,13 @@ enum Source {
     /// A dump tool's stdout.
     #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
     Tool(Command, String),
+    /// A `mariadb-dump`/`mysqldump` stdout, its rows counted as they pass.
+    #[cfg(feature = "mysql")]
+    SqlDump(Command, String),
 }
+
+/// Rows per table counted in the stream itself (SQL dumps).
+type Counted = Option<std::collections::BTreeMap<String, u64>>;
 
 /// Take a backup of `env` now; returns its manifest once it is complete.
 pub async fn backup(project: &Project, env: Option<&str>) -> Result<Manifest, Error> {
@@ -71,7 +77,7 @@ pub async fn backup(project: &Project, env: Option<&str>) -> Result<Manifest, Er
         duration_ms: clock.elapsed().as_millis() as u64,
         dbenv_version: env!("CARGO_PKG_VERSION").to_string(),
         tables: contents.tables,
-        counts_exact: !matches!(env.engine, EngineKind::Mysql | EngineKind::Mariadb),
+        counts_exact: true,
     };
     // Last: from here on the backup exists.
     target
@@ -179,11 +185,14 @@ async fn server(
         }
         #[cfg(feature = "mysql")]
         EngineKind::Mysql | EngineKind::Mariadb => {
-            let snapshot = inspect::MysqlSnapshot::open(&url, &db).await?;
+            // The rows are counted in the dump as it streams: exactly what a restore will
+            // hold. The versions come from a snapshot taken just before the dump's own.
+            let mut contents = inspect::mysql_versions(&url, &db).await?;
             let command = tool.dump(&db, None);
-            let streaming = stream(Source::Tool(command, what), store, file, compression);
-            let (totals, contents) = tokio::join!(streaming, snapshot.contents());
-            both(store, file, totals, contents).await?
+            let source = Source::SqlDump(command, what);
+            let (totals, tables) = stream_counted(source, store, file, compression).await?;
+            contents.tables = tables.unwrap_or_default();
+            (totals, contents)
         }
         other => {
             return Err(Error::Unsupported(format!(
@@ -217,6 +226,16 @@ async fn stream(
     name: &str,
     compression: Compression,
 ) -> Result<Totals, Error> {
+    Ok(stream_counted(source, store, name, compression).await?.0)
+}
+
+/// [`stream`], with the rows counted in the stream when the source is a SQL dump.
+async fn stream_counted(
+    source: Source,
+    store: &Store,
+    name: &str,
+    compression: Compression,
+) -> Result<(Totals, Counted), Error> {
     let sink = store.sink(name).await?;
     let result = blocking(move || pump(source, sink, compression)).await;
     if result.is_err() {
@@ -230,7 +249,7 @@ async fn stream(
     result
 }
 
-fn pump(source: Source, sink: Sink, compression: Compression) -> Result<Totals, Error> {
+fn pump(source: Source, sink: Sink, compression: Compression) -> Result<(Totals, Counted), Error> {
     let io_error =
         |what: &str, e: std::io::Error| Error::State(format!("writing the backup ({what}): {e}"));
     match source {
@@ -239,7 +258,7 @@ fn pump(source: Source, sink: Sink, compression: Compression) -> Result<Totals, 
             let (sink, totals) =
                 pipe::store(file, sink, compression).map_err(|e| io_error("copy", e))?;
             sink.commit()?;
-            Ok(totals)
+            Ok((totals, None))
         }
         #[cfg(feature = "sqlite")]
         Source::Locked(path) => {
@@ -248,28 +267,48 @@ fn pump(source: Source, sink: Sink, compression: Compression) -> Result<Totals, 
             let (sink, totals) =
                 pipe::store(file, sink, compression).map_err(|e| io_error("copy", e))?;
             sink.commit()?;
-            Ok(totals)
+            Ok((totals, None))
         }
         Source::Tool(command, what) => {
-            let mut running = Running::spawn(command, &what, false, true)?;
-            let stdout = running.child.stdout.take().expect("piped stdout");
-            let stdout = pipe::Progress::new(stdout, "dumping");
-            match pipe::store(stdout, sink, compression) {
-                Ok((sink, totals)) => match running.finish() {
-                    Ok(()) => {
-                        sink.commit()?;
-                        Ok(totals)
-                    }
-                    Err(e) => {
-                        sink.abort();
-                        Err(e)
-                    }
-                },
-                Err(e) => {
-                    running.kill();
-                    Err(io_error(&what, e))
-                }
+            let totals = pump_tool(command, &what, sink, compression, |r| r)?;
+            Ok((totals, None))
+        }
+        #[cfg(feature = "mysql")]
+        Source::SqlDump(command, what) => {
+            let mut rows = None;
+            let totals = pump_tool(command, &what, sink, compression, |r| {
+                rows.insert(super::dump_rows::DumpRows::new(r))
+            })?;
+            Ok((totals, rows.map(|r| r.tables().clone())))
+        }
+    }
+}
+
+/// Run a dump tool and store its stdout, read through `wrap`.
+fn pump_tool<R: std::io::Read>(
+    command: Command,
+    what: &str,
+    sink: Sink,
+    compression: Compression,
+    wrap: impl FnOnce(pipe::Progress<std::process::ChildStdout>) -> R,
+) -> Result<Totals, Error> {
+    let mut running = Running::spawn(command, what, false, true)?;
+    let stdout = running.child.stdout.take().expect("piped stdout");
+    let source = wrap(pipe::Progress::new(stdout, "dumping"));
+    match pipe::store(source, sink, compression) {
+        Ok((sink, totals)) => match running.finish() {
+            Ok(()) => {
+                sink.commit()?;
+                Ok(totals)
             }
+            Err(e) => {
+                sink.abort();
+                Err(e)
+            }
+        },
+        Err(e) => {
+            running.kill();
+            Err(Error::State(format!("writing the backup ({what}): {e}")))
         }
     }
 }

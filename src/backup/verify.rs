@@ -238,7 +238,7 @@ fn counts(manifest: &Manifest, restored: &BTreeMap<String, u64>) -> Check {
         .iter()
         .any(|d| d.contains("missing") || d.contains("not in"));
     if !manifest.counts_exact && !missing {
-        // MySQL/MariaDB: counts come from a snapshot just before the dump's own.
+        // Older MySQL/MariaDB backups: counts from a snapshot just before the dump's own.
         return Check::new(
             "row counts",
             true,
