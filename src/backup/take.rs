@@ -14,13 +14,13 @@ use tracing::info;
 
 use super::inspect::{self, Contents};
 use super::manifest::{self, Manifest};
-use super::pipe::{self, Totals};
+use super::pipe::{self, Codec, Totals};
 use super::store::{Sink, Store};
 use super::tools::Running;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 use super::tools::{Job, Tool};
 use super::{BackupId, Target, catalog};
-use crate::config::{Compression, EngineKind, EnvConfig};
+use crate::config::{EngineKind, EnvConfig};
 use crate::error::Error;
 use crate::project::Project;
 
@@ -52,11 +52,15 @@ pub async fn backup(project: &Project, env: Option<&str>) -> Result<Manifest, Er
     let id = BackupId::new(started);
     let env = target.env;
     let compression = target.config.compression;
+    let codec = Codec {
+        compression,
+        level: target.config.compression_level,
+    };
     let file = manifest::data_name(&id, env.engine, compression);
     info!(env = %env.name, id = %id, to = %target.store.describe(), "backup started");
     let (totals, contents, database) = match env.engine {
-        EngineKind::Sqlite => sqlite(project, env, &target.store, &file, compression).await?,
-        _ => server(project, env, &target.store, &file, compression).await?,
+        EngineKind::Sqlite => sqlite(project, env, &target.store, &file, codec).await?,
+        _ => server(project, env, &target.store, &file, codec).await?,
     };
     let finished = Utc::now();
     let manifest = Manifest {
@@ -93,7 +97,7 @@ async fn sqlite(
     env: &EnvConfig,
     store: &Store,
     file: &str,
-    compression: Compression,
+    codec: Codec,
 ) -> Result<(Totals, Contents, String), Error> {
     let path = project.sqlite_file(env)?;
     if !path.exists() {
@@ -115,7 +119,7 @@ async fn sqlite(
             let contents = inspect::sqlite_contents_in(&lock, &source)?;
             Ok((lock, contents))
         });
-        let streaming = stream(Source::Locked(path.clone()), store, file, compression);
+        let streaming = stream(Source::Locked(path.clone()), store, file, codec);
         let (totals, counted) = tokio::join!(streaming, counting);
         let (totals, (lock, contents)) = both(store, file, totals, counted).await?;
         drop(lock);
@@ -132,7 +136,7 @@ async fn sqlite(
     blocking(move || inspect::sqlite_copy(&source, &copy_path)).await?;
     let copy_path = copy.to_path_buf();
     let counting = blocking(move || inspect::sqlite_contents(&copy_path));
-    let streaming = stream(Source::File(copy.to_path_buf()), store, file, compression);
+    let streaming = stream(Source::File(copy.to_path_buf()), store, file, codec);
     let (totals, contents) = tokio::join!(streaming, counting);
     let (totals, contents) = both(store, file, totals, contents).await?;
     drop(copy);
@@ -164,7 +168,7 @@ async fn server(
     env: &EnvConfig,
     store: &Store,
     file: &str,
-    compression: Compression,
+    codec: Codec,
 ) -> Result<(Totals, Contents, String), Error> {
     let (server, _) = crate::project::server::ensure_up(project, env).await?;
     let tool = Tool::find(Job::Dump, &server.endpoint, env.bin_dir.as_deref())?;
@@ -178,7 +182,7 @@ async fn server(
         EngineKind::Postgres => {
             let mut snapshot = inspect::pg_snapshot(&url, &db).await?;
             let command = tool.dump(&db, Some(&snapshot.id));
-            let streaming = stream(Source::Tool(command, what), store, file, compression);
+            let streaming = stream(Source::Tool(command, what), store, file, codec);
             let (totals, contents) = tokio::join!(streaming, snapshot.contents(&db));
             snapshot.end().await;
             both(store, file, totals, contents).await?
@@ -190,7 +194,7 @@ async fn server(
             let mut contents = inspect::mysql_versions(&url, &db).await?;
             let command = tool.dump(&db, None);
             let source = Source::SqlDump(command, what);
-            let (totals, tables) = stream_counted(source, store, file, compression).await?;
+            let (totals, tables) = stream_counted(source, store, file, codec).await?;
             contents.tables = tables.unwrap_or_default();
             (totals, contents)
         }
@@ -220,13 +224,8 @@ async fn server(
 
 /// Stream `source` into the data file `name` of `store`, committed on success and removed
 /// on failure.
-async fn stream(
-    source: Source,
-    store: &Store,
-    name: &str,
-    compression: Compression,
-) -> Result<Totals, Error> {
-    Ok(stream_counted(source, store, name, compression).await?.0)
+async fn stream(source: Source, store: &Store, name: &str, codec: Codec) -> Result<Totals, Error> {
+    Ok(stream_counted(source, store, name, codec).await?.0)
 }
 
 /// [`stream`], with the rows counted in the stream when the source is a SQL dump.
@@ -234,10 +233,10 @@ async fn stream_counted(
     source: Source,
     store: &Store,
     name: &str,
-    compression: Compression,
+    codec: Codec,
 ) -> Result<(Totals, Counted), Error> {
     let sink = store.sink(name).await?;
-    let result = blocking(move || pump(source, sink, compression)).await;
+    let result = blocking(move || pump(source, sink, codec)).await;
     if result.is_err() {
         store.discard_partial(name);
         if pipe::cancelled() {
@@ -249,14 +248,13 @@ async fn stream_counted(
     result
 }
 
-fn pump(source: Source, sink: Sink, compression: Compression) -> Result<(Totals, Counted), Error> {
+fn pump(source: Source, sink: Sink, codec: Codec) -> Result<(Totals, Counted), Error> {
     let io_error =
         |what: &str, e: std::io::Error| Error::State(format!("writing the backup ({what}): {e}"));
     match source {
         Source::File(path) => {
             let file = std::fs::File::open(&path).map_err(|e| Error::io(path, e))?;
-            let (sink, totals) =
-                pipe::store(file, sink, compression).map_err(|e| io_error("copy", e))?;
+            let (sink, totals) = pipe::store(file, sink, codec).map_err(|e| io_error("copy", e))?;
             sink.commit()?;
             Ok((totals, None))
         }
@@ -264,19 +262,18 @@ fn pump(source: Source, sink: Sink, compression: Compression) -> Result<(Totals,
         Source::Locked(path) => {
             let file = std::fs::File::open(&path).map_err(|e| Error::io(path.clone(), e))?;
             let file = pipe::Progress::new(file, "compressing the database");
-            let (sink, totals) =
-                pipe::store(file, sink, compression).map_err(|e| io_error("copy", e))?;
+            let (sink, totals) = pipe::store(file, sink, codec).map_err(|e| io_error("copy", e))?;
             sink.commit()?;
             Ok((totals, None))
         }
         Source::Tool(command, what) => {
-            let totals = pump_tool(command, &what, sink, compression, |r| r)?;
+            let totals = pump_tool(command, &what, sink, codec, |r| r)?;
             Ok((totals, None))
         }
         #[cfg(feature = "mysql")]
         Source::SqlDump(command, what) => {
             let mut rows = None;
-            let totals = pump_tool(command, &what, sink, compression, |r| {
+            let totals = pump_tool(command, &what, sink, codec, |r| {
                 rows.insert(super::dump_rows::DumpRows::new(r))
             })?;
             Ok((totals, rows.map(|r| r.tables().clone())))
@@ -289,13 +286,13 @@ fn pump_tool<R: std::io::Read>(
     command: Command,
     what: &str,
     sink: Sink,
-    compression: Compression,
+    codec: Codec,
     wrap: impl FnOnce(pipe::Progress<std::process::ChildStdout>) -> R,
 ) -> Result<Totals, Error> {
     let mut running = Running::spawn(command, what, false, true)?;
     let stdout = running.child.stdout.take().expect("piped stdout");
     let source = wrap(pipe::Progress::new(stdout, "dumping"));
-    match pipe::store(source, sink, compression) {
+    match pipe::store(source, sink, codec) {
         Ok((sink, totals)) => match running.finish() {
             Ok(()) => {
                 sink.commit()?;

@@ -46,6 +46,7 @@ const BACKUP_KEYS: &[&str] = &[
     "catch_up",
     "keep",
     "compression",
+    "compression_level",
     "verify",
     "prune",
 ];
@@ -302,6 +303,9 @@ fn parse_backup(name: &str, t: &Tbl) -> Result<BackupConfig> {
         compression: t
             .choice::<Compression>("compression")?
             .unwrap_or(Compression::Zstd),
+        compression_level: t
+            .int_in("compression_level", -10, 19)?
+            .map_or(crate::backup::pipe::DEFAULT_LEVEL, |n| n as i32),
         verify: t.bool("verify")?.unwrap_or(true),
         prune: t.bool("prune")?.unwrap_or(true),
     })

@@ -103,6 +103,10 @@ fn bad_enum_values() {
         "dbenv.toml:3:15: invalid compression \"gzip\" in [env.x.backup] (expected one of zstd, none)"
     );
     assert_eq!(
+        err("[env.x.backup]\ndir = \"b\"\ncompression_level = 22\n"),
+        "dbenv.toml:3:21: compression_level in [env.x.backup] must be an integer between -10 and 19, found 22"
+    );
+    assert_eq!(
         err("[env.x]\nengine = 5\n"),
         "dbenv.toml:2:10: engine in [env.x] must be a string (one of sqlite, postgres, mysql, mariadb), found 5"
     );

@@ -112,6 +112,9 @@ pub struct BackupConfig {
     pub catch_up: bool,
     pub keep: Keep,
     pub compression: Compression,
+    /// zstd's level: 1 to 19 (smaller and slower as it grows), or -1 to -10 (zstd's
+    /// `--fast` levels: faster, larger).
+    pub compression_level: i32,
     pub verify: bool,
     pub prune: bool,
 }

@@ -200,6 +200,26 @@ impl<'a, 'i> Tbl<'a, 'i> {
         }
     }
 
+    /// An integer in `min..=max`.
+    pub fn int_in(&self, key: &str, min: i64, max: i64) -> Result<Option<i64>> {
+        let Some(v) = self.get(key) else {
+            return Ok(None);
+        };
+        let n = match v.get_ref() {
+            DeValue::Integer(i) => i128::from_str_radix(i.as_str(), i.radix()).ok(),
+            _ => None,
+        };
+        match n {
+            Some(n) if (i128::from(min)..=i128::from(max)).contains(&n) => Ok(Some(n as i64)),
+            _ => Err(self.type_error(
+                key,
+                v,
+                &format!("an integer between {min} and {max}"),
+                false,
+            )),
+        }
+    }
+
     pub fn duration(&self, key: &str) -> Result<Option<Duration>> {
         let Some(v) = self.get(key) else {
             return Ok(None);

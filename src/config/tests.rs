@@ -52,6 +52,7 @@ schedule = "0 3 * * *"
 tz = "Europe/Paris"
 keep = { last = 3, daily = 7, weekly = 4, monthly = 6 }
 compression = "zstd"
+compression_level = -3
 verify = true
 prune = true
 "#;
@@ -130,6 +131,7 @@ fn full_example() {
         }
     );
     assert_eq!(b.compression, Compression::Zstd);
+    assert_eq!(b.compression_level, -3);
     assert!(b.verify && b.prune);
 }
 
