@@ -49,6 +49,7 @@ seed() {
 }
 trap cleanup EXIT
 mkdir -p "$out"
+rm -f "$out"/backup-*.md "$out"/restore-*.md
 rm -rf "$work/migrations" "$work/seeds"
 cp -r "$root/migrations" "$root/seeds" "$work/"
 cd "$work"
@@ -174,4 +175,4 @@ for engine in $engines; do
     ;;
   esac
 done
-cat "$out"/backup-*.md "$out"/restore-*.md 2>/dev/null
+for f in "$out"/backup-*.md "$out"/restore-*.md; do if [ -f "$f" ]; then cat "$f"; fi; done

@@ -131,28 +131,28 @@ impl<R> DumpRows<R> {
                         State::BeforeValues(usize::from(b == VALUES[0]))
                     };
                 }
-                State::Values(depth) => {
-                    // Most bytes of a tuple are plain values: jump to the next one that
-                    // matters.
-                    let rest = &bytes[i..];
-                    let at = rest
-                        .iter()
-                        .position(|c| matches!(c, b'(' | b')' | b'\'' | b';'));
-                    let Some(at) = at else { return };
-                    i += at;
-                    match bytes[i] {
-                        b'(' => {
-                            if depth == 0 {
-                                self.count_row();
-                            }
-                            self.state = State::Values(depth + 1);
-                        }
-                        b')' => self.state = State::Values(depth.saturating_sub(1)),
-                        b'\'' => self.state = State::Quoted(depth),
-                        b';' if depth == 0 => self.state = State::Skip,
-                        _ => {}
+                // Between tuples (depth 0) only a few bytes pass: `,`, a line break, `(`
+                // or the closing `;`. Inside one, jump to the next byte that matters.
+                State::Values(0) => match b {
+                    b'(' => {
+                        self.count_row();
+                        self.state = State::Values(1);
                     }
-                }
+                    b'\'' => self.state = State::Quoted(0),
+                    b';' => self.state = State::Skip,
+                    _ => {}
+                },
+                State::Values(depth) => match memchr::memchr3(b'(', b')', b'\'', &bytes[i..]) {
+                    Some(at) => {
+                        i += at;
+                        self.state = match bytes[i] {
+                            b'(' => State::Values(depth + 1),
+                            b')' => State::Values(depth - 1),
+                            _ => State::Quoted(depth),
+                        };
+                    }
+                    None => return,
+                },
                 State::Quoted(depth) => match memchr::memchr2(b'\'', b'\\', &bytes[i..]) {
                     Some(at) => {
                         i += at;
