@@ -84,7 +84,7 @@ fi
 # server, no container left (their reapers finish within seconds of the run's end).
 runs=${TMPDIR:-/tmp}/dbenv-tests
 for _ in $(seq 100); do
-  left=$(find "$runs" -mindepth 1 -maxdepth 1 -type d 2>/dev/null || true)
+  left=$(find "$runs" /dev/shm/dbenv-tests -mindepth 1 -maxdepth 1 -type d 2>/dev/null || true)
   containers=$(docker ps -aq --filter label=dbenv.test.run 2>/dev/null || true)
   [ -z "$left$containers" ] && break
   sleep 0.2

@@ -499,7 +499,17 @@ fn child(p: &Project, env: &str, mode: &str) -> Child {
 
 /// The runs folder entries of the process `pid`.
 fn run_dirs(pid: u32) -> Vec<PathBuf> {
-    let root = std::env::temp_dir().join("dbenv-tests");
+    entries_of(&std::env::temp_dir().join("dbenv-tests"), pid)
+}
+
+/// What the runs of the process `pid` left: run folders, and server data kept in memory.
+fn leftovers(pid: u32) -> Vec<PathBuf> {
+    let mut left = run_dirs(pid);
+    left.extend(entries_of(Path::new("/dev/shm/dbenv-tests"), pid));
+    left
+}
+
+fn entries_of(root: &Path, pid: u32) -> Vec<PathBuf> {
     std::fs::read_dir(root)
         .into_iter()
         .flatten()
@@ -564,7 +574,7 @@ fn runs_clean_up_after_exit_panic_and_sigkill() {
     assert!(c.process.wait().unwrap().success());
     eventually("the server of a finished run stops", || !listening(port));
     eventually("the folder of a finished run goes", || {
-        run_dirs(pid).is_empty()
+        leftovers(pid).is_empty()
     });
 
     // A run whose test panicked: the database is kept (with the server) until the next run.
@@ -581,7 +591,7 @@ fn runs_clean_up_after_exit_panic_and_sigkill() {
     let mut next = child(&p, "dev", "exit");
     assert!(next.process.wait().unwrap().success());
     assert!(!listening(port), "the next run swept the kept one");
-    assert!(run_dirs(pid).is_empty());
+    assert!(leftovers(pid).is_empty());
 
     // A run killed with SIGKILL: its reaper still tears it down.
     let mut c = child(&p, "pg", "sleep");
@@ -591,7 +601,7 @@ fn runs_clean_up_after_exit_panic_and_sigkill() {
     c.process.wait().unwrap();
     eventually("the server of a killed run stops", || !listening(port));
     eventually("the folder of a killed run goes", || {
-        run_dirs(pid).is_empty()
+        leftovers(pid).is_empty()
     });
 
     // Interrupted (Ctrl-C): the same.
@@ -607,7 +617,7 @@ fn runs_clean_up_after_exit_panic_and_sigkill() {
         !listening(port)
     });
     eventually("the folder of an interrupted run goes", || {
-        run_dirs(pid).is_empty()
+        leftovers(pid).is_empty()
     });
 
     // Killed together with its reaper (a reboot, a killed process group): the next run
@@ -632,7 +642,7 @@ fn runs_clean_up_after_exit_panic_and_sigkill() {
     let mut next = child(&p, "dev", "exit");
     assert!(next.process.wait().unwrap().success());
     assert!(!listening(port), "the next run swept the dead one");
-    assert!(run_dirs(pid).is_empty());
+    assert!(leftovers(pid).is_empty());
 }
 
 #[test]

@@ -3,11 +3,11 @@
 //! overlap another, none may be missed, and the daemon's memory and open files must stay
 //! flat.
 //!
-//! The full hour: `DBENV_LOAD_MINUTES=60 cargo test --test schedule under_pgbench -- --nocapture`
-//! (the default is 20 minutes of schedule, which CI runs on every change). The clock runs
-//! `DBENV_LOAD_SPEED` times faster than real time (default 20: a minute in 3 s, ten times
-//! a backup's time, so that a busy CI machine does not make runs late; the report's hour
-//! ran at 40).
+//! The default is 20 minutes of schedule, which CI runs on every change; the clock runs
+//! `DBENV_LOAD_SPEED` times faster than real time (default 20: a minute in 3 s, ten times a
+//! backup's time, so that a busy CI machine does not make runs late). The report's hour:
+//! `DBENV_LOAD_MINUTES=60 DBENV_LOAD_SPEED=40 cargo test --test schedule under_pgbench --
+//! --nocapture`.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
