@@ -4,7 +4,7 @@
 mod dev;
 mod gc;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
-mod gc_server;
+pub(crate) mod gc_server;
 mod guard;
 mod migrations;
 #[cfg(any(feature = "postgres", feature = "mysql"))]

@@ -7,6 +7,7 @@ use tracing::info;
 
 use super::Project;
 use super::dev::{BuildInputs, ResetOptions, ResetReport};
+use super::gc_server::drop_dead_runs;
 use super::server::{self, ServerEnv};
 use crate::config::{EnvConfig, ProviderKind};
 use crate::engine::{AnyBackend, ServerAdmin};
@@ -77,6 +78,7 @@ async fn materialize(
     let (template, built, rows) = if options.no_template {
         // Built beside the env's database and swapped in, so a failure leaves it untouched.
         let building = format!("{}_b{}", server.database, std::process::id());
+        drop_dead_runs(&mut admin, &format!("{}_b", server.database)).await?;
         let report = template::build_server(
             &server.endpoint,
             &mut admin,
