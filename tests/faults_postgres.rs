@@ -122,27 +122,7 @@ impl PgEnv {
 
     /// Every user table of `database` with its row count and a hash of its rows.
     fn contents(&self, database: &str) -> BTreeMap<String, (i64, String)> {
-        self.query(database, "", async |c, _| {
-            let tables: Vec<String> = sqlx::query_scalar(
-                "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' \
-                 AND table_type = 'BASE TABLE' AND table_name <> '_sqlx_migrations' ORDER BY 1",
-            )
-            .fetch_all(&mut *c)
-            .await
-            .unwrap();
-            let mut out = BTreeMap::new();
-            for t in tables {
-                let sql = format!(
-                    "SELECT count(*), md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) FROM \"{t}\" AS t"
-                );
-                let row: (i64, String) = sqlx::query_as(AssertSqlSafe(sql))
-                    .fetch_one(&mut *c)
-                    .await
-                    .unwrap();
-                out.insert(t, row);
-            }
-            out
-        })
+        pg_contents(&self.url(database))
     }
 
     fn counts(&self, database: &str) -> BTreeMap<String, i64> {

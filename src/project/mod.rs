@@ -6,6 +6,7 @@ mod gc;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(crate) mod gc_server;
 mod guard;
+mod lost;
 mod migrations;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(crate) mod server;

@@ -7,11 +7,14 @@
 //! replays a run's random points (each test prints its seed); `DBENV_FAULT_RACES` rounds of
 //! each race (default 2).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use super::{Project, Run};
+use sqlx::{AssertSqlSafe, Connection, PgConnection};
+
+use super::{Project, Run, block_on};
 
 pub fn kills() -> usize {
     std::env::var("DBENV_FAULT_KILLS")
@@ -222,4 +225,33 @@ pub fn race(p: &Project, args: &[&str], n: usize) -> Vec<Run> {
         run.code(0);
     }
     runs
+}
+
+/// Every user table of the PostgreSQL database at `url` with its row count and a hash of
+/// its rows (to compare two databases, or one before and after).
+pub fn pg_contents(url: &str) -> BTreeMap<String, (i64, String)> {
+    block_on(async {
+        let mut c = PgConnection::connect(url).await.unwrap();
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' \
+             AND table_type = 'BASE TABLE' AND table_name <> '_sqlx_migrations' ORDER BY 1",
+        )
+        .fetch_all(&mut c)
+        .await
+        .unwrap();
+        let mut out = BTreeMap::new();
+        for t in tables {
+            let sql = format!(
+                "SELECT count(*), md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) \
+                 FROM \"{t}\" AS t"
+            );
+            let row: (i64, String) = sqlx::query_as(AssertSqlSafe(sql))
+                .fetch_one(&mut c)
+                .await
+                .unwrap();
+            out.insert(t, row);
+        }
+        c.close().await.unwrap();
+        out
+    })
 }
