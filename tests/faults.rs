@@ -37,10 +37,7 @@ const SLOW_MIGRATION_FILE: &str = "migrations/0004_events.sql";
 /// `dbenv status --json` says the env is healthy, fully migrated, with these row counts.
 #[track_caller]
 fn healthy(p: &Project, latest: i64) -> BTreeMap<String, u64> {
-    let status = p.ok(&["--json", "status", "dev"]).json();
-    assert_eq!(status["health"], "ok", "{status:#}");
-    assert_eq!(status["migrations"]["latest_applied"], latest, "{status:#}");
-    assert_eq!(status["migrations"]["pending"], 0, "{status:#}");
+    status_healthy(p, "dev", latest);
     let db = p.db("dev");
     assert_healthy(&db);
     assert_eq!(*applied_versions(&db).last().unwrap(), latest);

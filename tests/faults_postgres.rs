@@ -37,21 +37,7 @@ struct PgEnv {
 
 /// The env for test `name`, or `None` (after a loud SKIP) when no server is available.
 fn pg_env(name: &str) -> Option<PgEnv> {
-    let admin = match std::env::var("DBENV_TEST_PG_URL") {
-        Ok(url) if !url.is_empty() => url,
-        _ => match shared_server::native_server_url(dbenv::engine::EngineKind::Postgres) {
-            Some(url) => url,
-            None => {
-                assert_ne!(
-                    std::env::var("DBENV_TEST_REQUIRE").as_deref(),
-                    Ok("all"),
-                    "no PostgreSQL server"
-                );
-                eprintln!("**** SKIP: no PostgreSQL: the fault test {name} did not run ****");
-                return None;
-            }
-        },
-    };
+    let admin = shared_server::postgres_url_or_skip(&format!("the fault test {name}"))?;
     let admin = url::Url::parse(&admin).unwrap();
     let database = format!("faults_{name}_{}", std::process::id());
     let mut url = admin.clone();
@@ -130,14 +116,9 @@ impl PgEnv {
         contents.into_iter().map(|(t, (n, _))| (t, n)).collect()
     }
 
-    /// `dbenv status --json` says the env is healthy and fully migrated.
     #[track_caller]
     fn healthy(&self, latest: i64) -> serde_json::Value {
-        let status = self.p.ok(&["--json", "status", "dev"]).json();
-        assert_eq!(status["health"], "ok", "{status:#}");
-        assert_eq!(status["migrations"]["latest_applied"], latest, "{status:#}");
-        assert_eq!(status["migrations"]["pending"], 0, "{status:#}");
-        status
+        status_healthy(&self.p, "dev", latest)
     }
 
     /// The env's state file says dbenv created its database (so later resets may replace it).

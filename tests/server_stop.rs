@@ -13,7 +13,9 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::faults::{backup_count, listed_backups_verify, no_leftovers, pg_contents};
+use common::faults::{
+    backup_count, listed_backups_verify, no_leftovers, pg_contents, status_healthy,
+};
 use common::servers::have_native;
 use common::{Project, Run, block_on};
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
@@ -217,11 +219,7 @@ impl OwnServer {
 
     #[track_caller]
     fn healthy(&self, latest: i64) -> serde_json::Value {
-        let status = self.p.ok(&["--json", "status", "dev"]).json();
-        assert_eq!(status["health"], "ok", "{status:#}");
-        assert_eq!(status["migrations"]["latest_applied"], latest, "{status:#}");
-        assert_eq!(status["migrations"]["pending"], 0, "{status:#}");
-        status
+        status_healthy(&self.p, "dev", latest)
     }
 
     /// The env's tables with their rows (counts and a hash of the content).

@@ -190,6 +190,10 @@ pub(crate) async fn drop_dead_runs(
     admin: &mut ServerAdmin,
     prefix: &str,
 ) -> Result<Vec<String>, Error> {
+    // A killed run's `CREATE DATABASE` may still be running on the server.
+    admin
+        .wait_statements_naming(prefix, std::time::Duration::from_secs(30))
+        .await?;
     let mut dropped = Vec::new();
     for db in admin.list_databases(prefix).await? {
         if !dead_run(&db, prefix) {

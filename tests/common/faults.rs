@@ -170,6 +170,16 @@ pub fn no_leftovers(p: &Project) {
     assert!(found.is_empty(), "left behind: {found:?}");
 }
 
+/// `dbenv status --json ENV` says the env is healthy and fully migrated to `latest`.
+#[track_caller]
+pub fn status_healthy(p: &Project, env: &str, latest: i64) -> serde_json::Value {
+    let status = p.ok(&["--json", "status", env]).json();
+    assert_eq!(status["health"], "ok", "{status:#}");
+    assert_eq!(status["migrations"]["latest_applied"], latest, "{status:#}");
+    assert_eq!(status["migrations"]["pending"], 0, "{status:#}");
+    status
+}
+
 /// Ids `backup list ENV` shows (complete backups only), each one verifying (those not in
 /// `already`, which this adds them to); `backups/` holds nothing of an unlisted backup.
 #[track_caller]
