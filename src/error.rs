@@ -59,6 +59,14 @@ pub enum Error {
     /// The user interrupted the operation (Ctrl-C); nothing was half-written.
     #[error("interrupted: {0}")]
     Interrupted(String),
+    /// The connection to an env's server was lost in the middle of a command (the server
+    /// stopped, crashed or restarted): which server, and what to do, then the cause.
+    #[error("{message}")]
+    ServerLost {
+        message: String,
+        #[source]
+        source: Box<Error>,
+    },
 }
 
 impl Error {
@@ -103,6 +111,44 @@ impl Error {
             if let Some(sqlx::Error::Database(db)) = e.downcast_ref::<sqlx::Error>()
                 && matches!(db.code().as_deref(), Some("13" | "53100"))
             {
+                return true;
+            }
+            current = e.source();
+        }
+        false
+    }
+
+    /// Whether this error's chain shows the connection to the database server was lost
+    /// half-way: the socket closed under sqlx, PostgreSQL ending sessions for a shutdown or
+    /// restart (`57P01`-`57P03`, `08006`), or the same as a client tool (`pg_dump`,
+    /// `mariadb-dump`…) words it. A server that refuses to connect is not a lost connection.
+    pub fn is_connection_lost(&self) -> bool {
+        const SIGNS: &[&str] = &[
+            "error communicating with database",
+            "server closed the connection unexpectedly",
+            "terminating connection due to",
+            "the database system is shutting down",
+            "the database system is starting up",
+            "the database system is in recovery mode",
+            "Lost connection to",
+            "server has gone away",
+        ];
+        let mut current: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(e) = current {
+            match e.downcast_ref::<sqlx::Error>() {
+                Some(sqlx::Error::Io(_)) => return true,
+                Some(sqlx::Error::Database(db))
+                    if matches!(
+                        db.code().as_deref(),
+                        Some("57P01" | "57P02" | "57P03" | "08006")
+                    ) =>
+                {
+                    return true;
+                }
+                _ => {}
+            }
+            let text = e.to_string();
+            if SIGNS.iter().any(|s| text.contains(s)) {
                 return true;
             }
             current = e.source();

@@ -34,6 +34,27 @@ pub fn native_server_url(engine: EngineKind) -> Option<String> {
     Some(url)
 }
 
+/// The admin URL of a PostgreSQL server for `what` (a test): `DBENV_TEST_PG_URL`, else the
+/// shared native server; when there is neither, `None` after a loud SKIP line (a failure
+/// under `DBENV_TEST_REQUIRE=all`).
+pub fn postgres_url_or_skip(what: &str) -> Option<String> {
+    if let Ok(url) = std::env::var("DBENV_TEST_PG_URL")
+        && !url.is_empty()
+    {
+        return Some(url);
+    }
+    let url = native_server_url(EngineKind::Postgres);
+    if url.is_none() {
+        assert_ne!(
+            std::env::var("DBENV_TEST_REQUIRE").as_deref(),
+            Ok("all"),
+            "no PostgreSQL server"
+        );
+        eprintln!("**** SKIP: no PostgreSQL: {what} did not run ****");
+    }
+    url
+}
+
 async fn start(engine: EngineKind, dir: PathBuf) -> String {
     std::fs::create_dir_all(&dir).unwrap();
     {

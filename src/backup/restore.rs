@@ -188,6 +188,7 @@ async fn server(
     let (server, _) = crate::project::server::ensure_up(project, into).await?;
     let mut admin = server.admin().await?;
     let db = server.database.clone();
+    clean_killed_restores(&mut admin, &db).await?;
     let fresh = short_name(&format!("{db}_restore_{}", std::process::id()));
     admin.drop_database(&fresh).await?;
     admin.create_database(&fresh).await?;
@@ -206,6 +207,31 @@ async fn server(
     swap(&server, &mut admin, &fresh, &db).await?;
     info!(database = %db, "restored");
     Ok(db)
+}
+
+/// What restores killed half-way left (the env's lock is held, so none is running): a
+/// database that had stepped aside for the restored copy takes its name back when that
+/// copy never got it, or goes when it did; half-restored copies go.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+async fn clean_killed_restores(
+    admin: &mut crate::engine::ServerAdmin,
+    db: &str,
+) -> Result<(), Error> {
+    use crate::project::gc_server::{dead_run, drop_dead_runs};
+    let stepped_aside = format!("{db}_old_");
+    for old in admin.list_databases(&stepped_aside).await? {
+        if !dead_run(&old, &stepped_aside) {
+            continue;
+        }
+        if admin.database_exists(db).await? {
+            admin.drop_database(&old).await?;
+        } else {
+            admin.rename_database(&old, db).await?;
+            info!(database = %db, "put back the database a killed restore had moved aside");
+        }
+    }
+    drop_dead_runs(admin, &format!("{db}_restore_")).await?;
+    Ok(())
 }
 
 /// The old database steps aside, the restored one takes its name, the old one goes; on

@@ -90,7 +90,9 @@ pub async fn run(args: &BackupArgs, g: &GlobalArgs, project: &Project) -> anyhow
 }
 
 async fn take(env: Option<&str>, g: &GlobalArgs, project: &Project) -> anyhow::Result<u8> {
-    let m = backup::backup(project, env).await?;
+    let m = backup::backup(project, env)
+        .await
+        .map_err(|e| project.naming_lost_server(env, "taking a backup", e))?;
     if g.json {
         return super::print_json(&m).map(|()| 0);
     }
@@ -160,7 +162,12 @@ fn verified(l: &Listed) -> &'static str {
 }
 
 async fn verify(args: &IdArgs, g: &GlobalArgs, project: &Project) -> anyhow::Result<u8> {
-    let v = backup::verify(project, args.env.as_deref(), &args.id).await?;
+    let v = backup::verify(project, args.env.as_deref(), &args.id)
+        .await
+        .map_err(|e| {
+            let env = backup::restore::target_env(project, args.env.as_deref(), None);
+            project.naming_lost_server(env.ok().map(|e| e.name.as_str()), "verifying a backup", e)
+        })?;
     if g.json {
         super::print_json(&v)?;
     } else {
@@ -210,7 +217,13 @@ async fn restore(args: &RestoreArgs, g: &GlobalArgs, project: &Project) -> anyho
         to: args.to.clone(),
         confirmation: args.guard.confirmation(name, production),
     };
-    let r = backup::restore(project, args.id.env.as_deref(), &args.id.id, &options).await?;
+    let r = backup::restore(project, args.id.env.as_deref(), &args.id.id, &options)
+        .await
+        .map_err(|e| {
+            let into =
+                backup::restore::target_env(project, args.id.env.as_deref(), args.to.as_deref());
+            project.naming_lost_server(into.ok().map(|e| e.name.as_str()), "restoring a backup", e)
+        })?;
     if g.json {
         return super::print_json(&r).map(|()| 0);
     }

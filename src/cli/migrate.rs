@@ -106,7 +106,9 @@ async fn apply(args: &MigrateArgs, g: &GlobalArgs, project: &Project) -> anyhow:
         resume: args.resume,
         approve: Some(&mut ask),
     };
-    let report = project::migrate(project, args.env.as_deref(), options).await?;
+    let report = project::migrate(project, args.env.as_deref(), options)
+        .await
+        .map_err(|e| project.naming_lost_server(args.env.as_deref(), "migrating it", e))?;
     print_applied(&report, g, "applied")
 }
 

@@ -36,7 +36,11 @@ pub async fn run(args: &ResetArgs, g: &GlobalArgs, project: &Project) -> anyhow:
         progress: super::progress::bar(g.quiet > 0),
         confirmation: args.guard.confirmation(&name, production),
     };
-    let report = project::reset(project, args.env.as_deref(), &options).await?;
+    let report = project::reset(project, args.env.as_deref(), &options)
+        .await
+        .map_err(|e| {
+            project.naming_lost_server(args.env.as_deref(), "resetting its database", e)
+        })?;
     if g.json {
         return super::print_json(&report).map(|()| 0);
     }

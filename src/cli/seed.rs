@@ -26,7 +26,9 @@ pub async fn run(args: &SeedArgs, g: &GlobalArgs, project: &Project) -> anyhow::
         progress: super::progress::bar(g.quiet > 0),
         confirmation: args.guard.confirmation(&name, production),
     };
-    let report = project::seed_on_top(project, args.env.as_deref(), &options).await?;
+    let report = project::seed_on_top(project, args.env.as_deref(), &options)
+        .await
+        .map_err(|e| project.naming_lost_server(args.env.as_deref(), "seeding it", e))?;
     if g.json {
         return super::print_json(&report).map(|()| 0);
     }

@@ -19,7 +19,9 @@ pub async fn run(args: &UpArgs, g: &GlobalArgs, project: &Project) -> anyhow::Re
         progress: super::progress::bar(g.quiet > 0),
         confirmation: Default::default(),
     };
-    let report = project::up(project, args.env.as_deref(), &options).await?;
+    let report = project::up(project, args.env.as_deref(), &options)
+        .await
+        .map_err(|e| project.naming_lost_server(args.env.as_deref(), "bringing it up", e))?;
     if g.json {
         return super::print_json(&report).map(|()| 0);
     }

@@ -247,6 +247,15 @@ impl ServerAdmin {
     pub async fn rename_database(&mut self, from: &str, to: &str) -> Result<(), Error> {
         admin!(self, a => a.rename_database(from, to).await)
     }
+    /// Wait (up to `limit`) while another session runs a statement naming a database that
+    /// starts with `prefix` (PostgreSQL: a killed client's `CREATE DATABASE` still running).
+    pub async fn wait_statements_naming(
+        &mut self,
+        prefix: &str,
+        limit: std::time::Duration,
+    ) -> Result<(), Error> {
+        admin!(self, a => a.wait_statements_naming(prefix, limit).await)
+    }
     /// Databases whose name starts with `prefix`.
     pub async fn list_databases(&mut self, prefix: &str) -> Result<Vec<String>, Error> {
         admin!(self, a => a.list_databases(prefix).await)

@@ -2,12 +2,13 @@
 //! native data folders of envs that left dbenv.toml, stale template databases, and
 //! half-built databases of killed runs.
 
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use super::Project;
 use super::gc::GcReport;
 use super::server::{self, project_identity};
 use crate::config::{EngineKind, ProviderKind};
+use crate::engine::ServerAdmin;
 use crate::error::Error;
 use crate::provider::ServerState;
 use crate::provider::container::{Docker, LABEL_ENV, LABEL_PROJECT};
@@ -180,6 +181,37 @@ fn current_templates(project: &Project, engine: EngineKind) -> Vec<String> {
         }
     }
     current
+}
+
+/// Drop the databases named `<prefix><pid>` whose process is gone: what a run killed
+/// half-way left (`dbenv_tpl_<hash>_b<pid>`, `<db>_b<pid>`, `<db>_restore_<pid>`). The
+/// caller holds the lock that keeps live runs using `prefix` apart. Returns what it dropped.
+pub(crate) async fn drop_dead_runs(
+    admin: &mut ServerAdmin,
+    prefix: &str,
+) -> Result<Vec<String>, Error> {
+    // A killed run's `CREATE DATABASE` may still be running on the server.
+    admin
+        .wait_statements_naming(prefix, std::time::Duration::from_secs(30))
+        .await?;
+    let mut dropped = Vec::new();
+    for db in admin.list_databases(prefix).await? {
+        if !dead_run(&db, prefix) {
+            continue;
+        }
+        admin.drop_database(&db).await?;
+        info!(database = %db, "dropped a database left half-built by a killed run");
+        dropped.push(db);
+    }
+    Ok(dropped)
+}
+
+/// Whether `db` is `<prefix><pid>` and no process `pid` runs.
+pub(crate) fn dead_run(db: &str, prefix: &str) -> bool {
+    let pid = db.strip_prefix(prefix).unwrap_or_default();
+    !pid.is_empty()
+        && pid.bytes().all(|b| b.is_ascii_digit())
+        && !pid.parse::<u32>().is_ok_and(process_alive)
 }
 
 fn process_alive(pid: u32) -> bool {

@@ -4,8 +4,9 @@
 mod dev;
 mod gc;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
-mod gc_server;
+pub(crate) mod gc_server;
 mod guard;
+mod lost;
 mod migrations;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(crate) mod server;

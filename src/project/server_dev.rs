@@ -1,12 +1,13 @@
 //! The development loop on a server env: the database of the env is cloned from a template
 //! database on the same server (or built in place with `--no-template`).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tracing::info;
 
 use super::Project;
 use super::dev::{BuildInputs, ResetOptions, ResetReport};
+use super::gc_server::drop_dead_runs;
 use super::server::{self, ServerEnv};
 use crate::config::{EnvConfig, ProviderKind};
 use crate::engine::{AnyBackend, ServerAdmin};
@@ -74,9 +75,20 @@ async fn materialize(
     } = BuildInputs::resolve(project, env, options)?;
     let mut admin = server.admin().await?;
     refuse_foreign_database(env, &state, &server.database, &mut admin).await?;
+    // A run killed while creating the env's database leaves the server to finish that.
+    admin
+        .wait_statements_naming(&server.database, Duration::from_secs(30))
+        .await?;
+    if !state.owns_database {
+        // Recorded before the database is created: a run killed right after creating it
+        // must not leave a database that later resets refuse to replace as not dbenv's.
+        state.owns_database = true;
+        project.state.write_env(&env.name, &state)?;
+    }
     let (template, built, rows) = if options.no_template {
         // Built beside the env's database and swapped in, so a failure leaves it untouched.
         let building = format!("{}_b{}", server.database, std::process::id());
+        drop_dead_runs(&mut admin, &format!("{}_b", server.database)).await?;
         let report = template::build_server(
             &server.endpoint,
             &mut admin,

@@ -9,6 +9,7 @@ use super::{TemplateInfo, TemplateKey, write_info};
 use crate::engine::{AnyBackend, Backend, EngineKind, ServerAdmin};
 use crate::error::Error;
 use crate::migrate::{self, ApplyOptions, MigrationSet};
+use crate::project::gc_server::drop_dead_runs;
 use crate::provider::Endpoint;
 use crate::seed::{self, Scenario, SeedOptions, SeedReport};
 use crate::state::StateDir;
@@ -51,12 +52,16 @@ pub async fn ensure_server(
     if admin.database_exists(&name).await? {
         return Ok((name, false, known_rows()));
     }
+    // Builds of this template by runs that were killed: nobody else will drop them.
+    drop_dead_runs(admin, &format!("{name}_b")).await?;
     let start = Instant::now();
     let building = format!("{name}_b{}", std::process::id());
     let report = build_server(endpoint, admin, &building, migrations, scenario, options).await?;
-    admin.rename_database(&building, &name).await?;
+    // The info first: a run killed between the two leaves an info without its template
+    // (harmless: the next run builds it), never a template without its row count.
     let info = TemplateInfo::new(key, &report, start);
     write_info(&info_file, &info)?;
+    admin.rename_database(&building, &name).await?;
     info!(template = %name, scenario = %key.scenario, rows = info.rows, ms = info.build_ms, "built template");
     Ok((name, true, info.rows))
 }

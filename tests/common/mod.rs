@@ -476,6 +476,7 @@ pub fn sqlite_path_of_url(url: &str) -> PathBuf {
             .unwrap_or_else(|| panic!("not a sqlite:// URL: {url:?}")),
     )
 }
+pub mod faults;
 pub mod servers;
 
 /// Add `megabytes` MB of incompressible rows (table `ballast`) to the SQLite database at

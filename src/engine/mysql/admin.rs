@@ -83,6 +83,18 @@ impl MySqlAdmin {
         self.run(sql, || format!("dropping database {name}")).await
     }
 
+    /// Nothing to wait for: `CREATE DATABASE` is immediate here, and dbenv fills a new
+    /// database statement by statement (see [`PgAdmin::wait_statements_naming`]).
+    ///
+    /// [`PgAdmin::wait_statements_naming`]: crate::engine::postgres::PgAdmin::wait_statements_naming
+    pub async fn wait_statements_naming(
+        &mut self,
+        _prefix: &str,
+        _limit: std::time::Duration,
+    ) -> Result<(), Error> {
+        Ok(())
+    }
+
     /// The databases whose names start with `prefix`, sorted.
     pub async fn list_databases(&mut self, prefix: &str) -> Result<Vec<String>, Error> {
         let rows = text_rows(

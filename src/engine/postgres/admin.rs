@@ -207,6 +207,33 @@ impl PgAdmin {
         .map_err(|e| Error::db(format!("listing databases on {}", self.target), e))
     }
 
+    /// Wait (up to `limit`) while another session runs a statement naming a database that
+    /// starts with `prefix` (as a quoted identifier, as dbenv writes them): a client killed
+    /// during `CREATE DATABASE` leaves the server to finish it, and the database appears
+    /// only then, after a look at the list would have missed it.
+    pub async fn wait_statements_naming(
+        &mut self,
+        prefix: &str,
+        limit: Duration,
+    ) -> Result<(), Error> {
+        let start = std::time::Instant::now();
+        while start.elapsed() < limit {
+            let busy: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE state = 'active' \
+                 AND pid <> pg_backend_pid() AND strpos(query, $1) > 0)",
+            )
+            .bind(format!("\"{prefix}"))
+            .fetch_one(&mut self.conn)
+            .await
+            .map_err(|e| Error::db(format!("reading the sessions of {}", self.target), e))?;
+            if !busy {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(())
+    }
+
     /// Close the connection cleanly.
     pub async fn close(self) -> Result<(), Error> {
         let target = self.target;

@@ -81,14 +81,27 @@ impl RunAs {
             .env("LOGNAME", &self.name);
     }
 
-    /// Give `dir` and everything under it to this account (only what is not its yet).
+    /// Give `dir` and everything under it to this account (only what is not its yet). A
+    /// running server creates and removes files under its data folder all the while (a
+    /// database dropped by another session takes its folder with it): what vanishes during
+    /// the walk is skipped.
     pub fn own_tree(&self, dir: &Path) -> Result<(), Error> {
-        let meta = std::fs::symlink_metadata(dir).at(dir)?;
+        let meta = match std::fs::symlink_metadata(dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            meta => meta.at(dir)?,
+        };
         if meta.uid() != self.uid || meta.gid() != self.gid {
-            std::os::unix::fs::lchown(dir, Some(self.uid), Some(self.gid)).at(dir)?;
+            match std::os::unix::fs::lchown(dir, Some(self.uid), Some(self.gid)) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                done => done.at(dir)?,
+            }
         }
         if meta.is_dir() {
-            for entry in std::fs::read_dir(dir).at(dir)? {
+            let entries = match std::fs::read_dir(dir) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                entries => entries.at(dir)?,
+            };
+            for entry in entries {
                 self.own_tree(&entry.at(dir)?.path())?;
             }
         }
@@ -131,4 +144,25 @@ fn id_of(name: &str, flag: &str) -> Option<u32> {
         .output()
         .ok()?;
     String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A regression: `dbenv up` on a running server walks its data folder while other
+    /// sessions drop databases; a folder gone before the walk reached it failed the command
+    /// with "…/data/base/124752: No such file or directory".
+    #[test]
+    fn what_vanishes_during_the_walk_is_skipped() {
+        let me = RunAs {
+            name: "me".into(),
+            uid: rustix::process::geteuid().as_raw(),
+            gid: rustix::process::getegid().as_raw(),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("base/1")).unwrap();
+        me.own_tree(dir.path()).unwrap();
+        me.own_tree(&dir.path().join("base/124752")).unwrap();
+    }
 }
