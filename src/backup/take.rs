@@ -214,7 +214,7 @@ async fn server(
     env: &EnvConfig,
     _: &Store,
     _: &str,
-    _: Compression,
+    _: Codec,
 ) -> Result<(Totals, Contents, String), Error> {
     Err(Error::Unsupported(format!(
         "env {} uses {}, but this build of dbenv has no server engines",
