@@ -186,22 +186,23 @@ impl<'a, 'i> Tbl<'a, 'i> {
 
     /// An integer in `0..=max`.
     pub fn uint(&self, key: &str, max: u64) -> Result<Option<u64>> {
-        let Some(v) = self.get(key) else {
-            return Ok(None);
+        let expected = if max == u64::MAX {
+            "a non-negative integer".to_string()
+        } else {
+            format!("an integer between 0 and {max}")
         };
-        let n = match v.get_ref() {
-            DeValue::Integer(i) => i128::from_str_radix(i.as_str(), i.radix()).ok(),
-            _ => None,
-        };
-        match n {
-            Some(n) if (0..=max as i128).contains(&n) => Ok(Some(n as u64)),
-            _ if max == u64::MAX => Err(self.type_error(key, v, "a non-negative integer", false)),
-            _ => Err(self.type_error(key, v, &format!("an integer between 0 and {max}"), false)),
-        }
+        let n = self.integer_in(key, 0, i128::from(max), &expected)?;
+        Ok(n.map(|n| n as u64))
     }
 
     /// An integer in `min..=max`.
     pub fn int_in(&self, key: &str, min: i64, max: i64) -> Result<Option<i64>> {
+        let expected = format!("an integer between {min} and {max}");
+        let n = self.integer_in(key, i128::from(min), i128::from(max), &expected)?;
+        Ok(n.map(|n| n as i64))
+    }
+
+    fn integer_in(&self, key: &str, min: i128, max: i128, expected: &str) -> Result<Option<i128>> {
         let Some(v) = self.get(key) else {
             return Ok(None);
         };
@@ -210,13 +211,8 @@ impl<'a, 'i> Tbl<'a, 'i> {
             _ => None,
         };
         match n {
-            Some(n) if (i128::from(min)..=i128::from(max)).contains(&n) => Ok(Some(n as i64)),
-            _ => Err(self.type_error(
-                key,
-                v,
-                &format!("an integer between {min} and {max}"),
-                false,
-            )),
+            Some(n) if (min..=max).contains(&n) => Ok(Some(n)),
+            _ => Err(self.type_error(key, v, expected, false)),
         }
     }
 
