@@ -692,22 +692,9 @@ fn bad_cron_or_tz_and_envs_without_a_schedule_are_usage_errors() {
 #[cfg(feature = "postgres")]
 #[test]
 fn postgres_scheduled_backups_and_drill_without_leaking_the_password() {
-    let admin = match std::env::var("DBENV_TEST_PG_URL") {
-        Ok(url) if !url.is_empty() => url,
-        _ => match shared_server::native_server_url(dbenv::engine::EngineKind::Postgres) {
-            Some(url) => url,
-            None => {
-                assert_ne!(
-                    std::env::var("DBENV_TEST_REQUIRE").as_deref(),
-                    Ok("all"),
-                    "no PostgreSQL server"
-                );
-                eprintln!(
-                    "**** SKIP: no PostgreSQL: the scheduled PostgreSQL backup test did not run ****"
-                );
-                return;
-            }
-        },
+    let Some(admin) = shared_server::postgres_url_or_skip("the scheduled PostgreSQL backup test")
+    else {
+        return;
     };
     block_on(async {
         use sqlx::{AssertSqlSafe, Connection, Executor};
