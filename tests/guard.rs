@@ -159,3 +159,37 @@ fn guard_refuses_before_checking_anything_else() {
     assert!(!p.file("data/live.sqlite").exists());
     assert!(!p.db("prod").exists());
 }
+
+#[test]
+fn up_never_applies_migrations_to_an_existing_production_database() {
+    let p = project();
+    p.ok(&["up", "live"]);
+    p.ok(&["up", "dev"]);
+    let (live, dev) = (p.file("data/live.sqlite"), p.db("dev"));
+    assert_eq!(applied_versions(&live), vec![1, 2, 3, 4]);
+    // Nothing pending: `up` is idempotent on production too.
+    p.ok(&["up", "live"]);
+
+    p.write(
+        "migrations/0005_gadgets.up.sql",
+        "CREATE TABLE gadgets (id INTEGER PRIMARY KEY);\n",
+    );
+    let hash = content_hash(&live);
+    p.run(&["up", "live"])
+        .code(3)
+        .err_has("env live is a production env with 1 pending migration(s) (0005_gadgets.up.sql)")
+        .err_has("`up` does not apply migrations to a production env")
+        .err_has("dbenv migrate live");
+    assert_eq!(
+        content_hash(&live),
+        hash,
+        "the refused `up` changed the database"
+    );
+
+    // A development env's `up` still applies them, and `migrate --yes` does on production.
+    p.ok(&["up", "dev"]);
+    assert_eq!(applied_versions(&dev), vec![1, 2, 3, 4, 5]);
+    p.ok(&["migrate", "live", "--yes"]);
+    assert_eq!(applied_versions(&live), vec![1, 2, 3, 4, 5]);
+    p.ok(&["up", "live"]);
+}

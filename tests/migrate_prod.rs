@@ -280,9 +280,17 @@ fn postgres_prod_shows_the_plan_and_applies_only_when_confirmed() {
         .code(0)
         .err_has("nothing to do");
 
+    // `up` never migrates a production env: its pending migrations go through `migrate`.
+    db.run(&["up", "prod"]).code(0);
+    db.migration("0004_d.sql", "CREATE TABLE d (id int);\n");
+    db.run(&["up", "prod"])
+        .code(3)
+        .err_has("env prod is a production env with 1 pending migration(s) (0004_d.sql)")
+        .err_has("dbenv migrate prod");
+    assert_eq!(db.applied().len(), 3);
+
     // Drift on prod: refused, naming the file.
     db.migration("0001_a.sql", "CREATE TABLE a (id bigint PRIMARY KEY);\n");
-    db.migration("0004_d.sql", "CREATE TABLE d (id int);\n");
     db.run(&["migrate", "prod", "--yes"])
         .code(1)
         .err_has("0001_a.sql (version 1) was changed after it was applied on prod");

@@ -11,9 +11,9 @@ use super::guard::{Confirmation, guard};
 use super::{Project, open_existing, url};
 use crate::config::EnvConfig;
 use crate::engine::Backend;
-use crate::engine::sqlite::{OpenMode, SqliteBackend, ensure_sqlite_file};
+use crate::engine::sqlite::ensure_sqlite_file;
 use crate::error::Error;
-use crate::migrate::{self, Applied, ApplyOptions};
+use crate::migrate::Applied;
 use crate::seed::{self, Progress, SeedOptions};
 use crate::state::{EnvState, copy_atomic, remove_stale_temps, rename_synced, temp_beside};
 use crate::template::{self, TemplateKey};
@@ -64,11 +64,7 @@ pub async fn up(
     if !path.exists() {
         return materialize(project, env, &path, options, start).await;
     }
-    let mut db = SqliteBackend::open(&path, OpenMode::Existing).await?;
-    let migrations = project.migrations(env)?;
-    let _migrate_lock = migrate::lock_sqlite(&path, project.lock_timeout)?;
-    let applied = migrate::apply(&mut db, &migrations, &env.name, &ApplyOptions::default()).await?;
-    db.close().await?;
+    let applied = super::migrations::migrate_on_up(project, env).await?;
     let state = project.state.read_env(&env.name).unwrap_or_default();
     Ok(ResetReport {
         env: env.name.clone(),

@@ -137,6 +137,37 @@ async fn migrate_open(
     Ok(applied)
 }
 
+/// `up` on an env whose database exists: its pending migrations are applied the way
+/// `migrate` applies them (drift check, migration lock, replica guard, timeouts). A
+/// production env gets nothing applied by `up`: its pending migrations are refused and left
+/// to `dbenv migrate`, which shows the plan and asks.
+pub(crate) async fn migrate_on_up(
+    project: &Project,
+    env: &EnvConfig,
+) -> Result<Vec<Applied>, Error> {
+    let set = project.migrations(env)?;
+    let place = place_of(project, env).await?;
+    let mut db = open_existing(project, env).await?;
+    let mut refuse = |plan: &MigratePlan| -> Result<(), Error> {
+        let files: Vec<&str> = plan.migrations.iter().map(|m| m.file.as_str()).collect();
+        Err(Error::Refused(format!(
+            "env {name} is a production env with {n} pending migration(s) ({files}); `up` does \
+             not apply migrations to a production env: review them with `dbenv migrate {name} \
+             --dry-run`, then apply them with `dbenv migrate {name}`",
+            name = env.name,
+            n = files.len(),
+            files = files.join(", "),
+        )))
+    };
+    let options = MigrateOptions {
+        approve: Some(&mut refuse),
+        ..MigrateOptions::default()
+    };
+    let applied = migrate_open(&mut db, &place, project, env, &set, options).await;
+    db.close().await?;
+    applied
+}
+
 /// A production env: plan, refuse a resume not asked for, show the plan and ask. `None`
 /// when there is nothing to do; otherwise the versions confirmed.
 async fn approve(

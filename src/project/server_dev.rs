@@ -12,7 +12,6 @@ use super::server::{self, ServerEnv};
 use crate::config::{EnvConfig, ProviderKind};
 use crate::engine::{AnyBackend, ServerAdmin};
 use crate::error::Error;
-use crate::migrate::{self, ApplyOptions};
 use crate::state::EnvState;
 use crate::template::{self, TemplateKey};
 
@@ -29,10 +28,8 @@ pub(crate) async fn up(
     if !admin.database_exists(&server.database).await? {
         return materialize(project, env, &server, state, options, start).await;
     }
-    let mut db = AnyBackend::connect(env.engine, &server.url()).await?;
-    let migrations = project.migrations(env)?;
-    let applied = migrate::apply(&mut db, &migrations, &env.name, &ApplyOptions::default()).await;
-    db.close().await?;
+    drop(admin);
+    let applied = super::migrations::migrate_on_up(project, env).await?;
     Ok(ResetReport {
         env: env.name.clone(),
         url: shown_url(env, &server),
@@ -42,7 +39,7 @@ pub(crate) async fn up(
         rows: 0,
         template: None,
         template_built: false,
-        migrations_applied: applied?,
+        migrations_applied: applied,
         elapsed_ms: start.elapsed().as_millis() as u64,
     })
 }
