@@ -12,7 +12,10 @@
 # The database: seeds/load.toml scaled SCALE times (organisations and users; every child
 # table follows through its `per` rules). SCALE=8 gives about 9 million rows.
 # 1. backup time: `dbenv backup` (dump + zstd + SHA-256 + manifest) vs `sqlite3 .backup`,
-#    `pg_dump -Fc` (its default compression) and `mariadb-dump --single-transaction`;
+#    `pg_dump -Fc` (its default compression) and `mariadb-dump --single-transaction`; plus
+#    the zstd CLI on the same bytes (`zstd -1 -T0` of the SQLite file, `mariadb-dump | zstd`):
+#    the floor of any zstd-compressed backup on this machine, to tell dbenv's overhead from
+#    compression's own cost;
 # 2. stored size: dbenv's zstd vs pg_dump -Fc's default compression (and the raw dumps);
 # 3. restore time: `dbenv backup restore` (checksum, decompress, restore into a new database,
 #    swap) vs a file copy, `pg_restore` into an empty database, `mariadb < dump.sql`.
@@ -25,7 +28,9 @@ scale=${SCALE:-8}
 runs=${RUNS:-3}
 restore=${RESTORE:-$engines}
 wants_restore() { case " $restore " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
-command -v hyperfine >/dev/null || { apt-get update -qq && apt-get install -y -qq hyperfine >/dev/null; }
+for t in hyperfine zstd; do
+  command -v $t >/dev/null || { apt-get update -qq && apt-get install -y -qq $t >/dev/null; }
+done
 cargo build --release --quiet --manifest-path "$root/Cargo.toml"
 dbenv="${CARGO_TARGET_DIR:-$root/target}/release/dbenv"
 out="$root/target/bench"
@@ -107,7 +112,9 @@ for engine in $engines; do
       --prepare "rm -rf backups/lite" "$dbenv -q backup lite" \
       -n "SQLite: dbenv backup, compression = none (SHA-256 only)" \
       --prepare "rm -rf backups/lite-raw" "$dbenv -q backup lite-raw" \
-      -n "SQLite: sqlite3 .backup" --prepare "rm -f copy.sqlite" "sqlite3 $db '.backup copy.sqlite'"
+      -n "SQLite: sqlite3 .backup" --prepare "rm -f copy.sqlite" "sqlite3 $db '.backup copy.sqlite'" \
+      -n "SQLite: zstd -1 -T0 of the file alone (the floor of any zstd backup here)" \
+      --prepare "rm -f floor.zst" "zstd -q -1 -T0 $db -o floor.zst"
     rm -rf backups/lite
     id=$("$dbenv" -q backup lite)
     stored=$(size backups/lite/"$id".sqlite.zst)
@@ -117,7 +124,7 @@ for engine in $engines; do
       -n "SQLite: dbenv backup restore (checksum + zstd -d + fsync + quick_check + rename)" \
       "$dbenv -q backup restore $id --env lite" \
       -n "SQLite: cp of the .backup copy, then sync it" "cp copy.sqlite restored.sqlite && sync restored.sqlite"
-    rm -f copy.sqlite restored.sqlite
+    rm -f copy.sqlite restored.sqlite floor.zst
     ;;
   postgres)
     "$dbenv" -q up pg --scenario empty >/dev/null
@@ -160,7 +167,9 @@ for engine in $engines; do
     hyperfine --runs "$runs" --export-markdown "$out/backup-maria.md" \
       -n "MariaDB: dbenv backup (mariadb-dump + zstd + SHA-256)" \
       --prepare "rm -rf backups/maria" "$dbenv -q backup maria" \
-      -n "MariaDB: mariadb-dump --single-transaction > file" "$dump > maria.sql"
+      -n "MariaDB: mariadb-dump --single-transaction > file" "$dump > maria.sql" \
+      -n "MariaDB: mariadb-dump --single-transaction | zstd -1 -T0 > file (no checksum)" \
+      "$dump | zstd -q -1 -T0 > floor.zst"
     rm -rf backups/maria
     id=$("$dbenv" -q backup maria)
     echo "| MariaDB | $(mib "$bytes") | $(mib "$(size backups/maria/"$id".sql.zst)") | $(mib "$(size maria.sql)") (SQL, uncompressed) |" >>"$sizes"
@@ -171,7 +180,7 @@ for engine in $engines; do
       -n "MariaDB: mariadb < dump.sql into an empty database" \
       --prepare "mariadb --defaults-extra-file=my.cnf -e 'DROP DATABASE IF EXISTS bench_restore; CREATE DATABASE bench_restore'" \
       "mariadb --defaults-extra-file=my.cnf bench_restore < maria.sql"
-    rm -f maria.sql
+    rm -f maria.sql floor.zst
     ;;
   esac
 done

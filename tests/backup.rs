@@ -610,7 +610,19 @@ fn server_story(engine: &str, admin_url: &str, tools: &[&str]) {
     assert_eq!(m["counts_exact"], true);
     let listed = list(&p, "prod", &vars);
     assert_eq!(listed.len(), 1);
+    // Scratch databases left by killed verifications (their process is gone) are dropped
+    // by the next verification and by gc; one whose process still runs is left alone.
+    let ident = id.to_ascii_lowercase().replace('-', "_");
+    let dead = format!("dbenv_verify_{ident}_4194305"); // above Linux's pid_max
+    let running = format!("dbenv_verify_{ident}_{}", std::process::id());
+    server_sql(engine, admin_url, &format!("CREATE DATABASE {dead}"));
+    server_sql(engine, admin_url, &format!("CREATE DATABASE {running}"));
     run(&["backup", "verify", &id]).code(0).out_has("verified");
+    assert_eq!(scratches(engine, admin_url, &ident), [running.as_str()]);
+    server_sql(engine, admin_url, &format!("CREATE DATABASE {dead}"));
+    run(&["gc"]).code(0);
+    assert_eq!(scratches(engine, admin_url, &ident), [running.as_str()]);
+    server_sql(engine, admin_url, &format!("DROP DATABASE {running}"));
 
     // Damage the data, restore, and find it back.
     p.run_with(
@@ -723,6 +735,54 @@ fn mysql_names(url: &str, sql: &str) -> Vec<String> {
             .unwrap();
         conn.close().await.unwrap();
         names
+    })
+}
+
+/// Run one statement as the server's administrator.
+fn server_sql(engine: &str, admin_url: &str, sql: &str) {
+    let (admin_url, sql) = (admin_url.to_string(), sql.to_string());
+    block_on(async move {
+        use sqlx::{AssertSqlSafe, Connection, Executor};
+        if engine == "postgres" {
+            let mut conn = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+            conn.execute(AssertSqlSafe(sql)).await.unwrap();
+            conn.close().await.unwrap();
+        } else {
+            let mut conn = sqlx::MySqlConnection::connect(&admin_url).await.unwrap();
+            conn.execute(AssertSqlSafe(sql)).await.unwrap();
+            conn.close().await.unwrap();
+        }
+    })
+}
+
+/// The verification scratch databases of backup `ident` on the server.
+fn scratches(engine: &str, admin_url: &str, ident: &str) -> Vec<String> {
+    let (admin_url, pattern) = (admin_url.to_string(), format!("dbenv_verify_{ident}_%"));
+    block_on(async move {
+        use sqlx::Connection;
+        if engine == "postgres" {
+            let mut conn = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+            let names = sqlx::query_scalar(
+                "SELECT datname::text FROM pg_database WHERE datname LIKE $1 ORDER BY 1",
+            )
+            .bind(&pattern)
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+            conn.close().await.unwrap();
+            names
+        } else {
+            let mut conn = sqlx::MySqlConnection::connect(&admin_url).await.unwrap();
+            let names = sqlx::query_scalar(
+                "SELECT CAST(schema_name AS CHAR) FROM information_schema.schemata WHERE schema_name LIKE ? ORDER BY 1",
+            )
+            .bind(&pattern)
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+            conn.close().await.unwrap();
+            names
+        }
     })
 }
 

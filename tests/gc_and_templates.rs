@@ -180,9 +180,18 @@ fn gc_removes_what_no_env_owns() {
     std::fs::write(&dead, "half-built").unwrap();
     std::fs::write(&live, "being built").unwrap();
 
-    // While feature is in dbenv.toml, gc keeps its database.
+    // Schedule state (last runs) of both envs.
+    for env in ["dev", "feature"] {
+        p.write(
+            &format!(".dbenv/schedule/{env}/backup.json"),
+            r#"{"scheduled":"2026-11-24T03:00:00Z"}"#,
+        );
+    }
+
+    // While feature is in dbenv.toml, gc keeps its database and schedule state.
     p.ok(&["gc"]);
     assert!(feature.is_file());
+    assert!(p.file(".dbenv/schedule/feature/backup.json").is_file());
     assert!(!dead.exists(), "the dead process's temporary file stayed");
     assert!(
         live.exists(),
@@ -198,8 +207,11 @@ fn gc_removes_what_no_env_owns() {
     p.assert_unchanged(&before);
     p.ok(&["gc"])
         .out_has(&feature.display().to_string())
-        .out_has("feature.json");
+        .out_has("feature.json")
+        .out_has("schedule/feature/backup.json");
     assert!(!feature.exists());
+    assert!(!p.file(".dbenv/schedule/feature").exists());
+    assert!(p.file(".dbenv/schedule/dev/backup.json").is_file());
     assert!(!p.file(".dbenv/state/feature.json").exists());
     assert_eq!(content_hash(&p.db("dev")), dev_hash);
     assert!(p.file(".dbenv/state/dev.json").is_file());

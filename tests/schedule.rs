@@ -224,6 +224,33 @@ keep = { last = 2 }
         .unwrap();
     assert_eq!(drill["fields"]["verified"], true);
 
+    // A drill due with a backup starts after that backup (it checks the newest one).
+    let start_of = |job: &str, slot: &Json| {
+        lines.iter().position(|e| {
+            e["fields"]["event"] == "job_started"
+                && e["fields"]["job"] == job
+                && &e["fields"]["slot"] == slot
+        })
+    };
+    let mut paired = 0;
+    for drill in events(&lines, "job_started")
+        .into_iter()
+        .filter(|e| e["fields"]["job"] == "drill")
+    {
+        let slot = &drill["fields"]["slot"];
+        if let Some(backup) = start_of("backup", slot) {
+            assert!(
+                backup < start_of("drill", slot).unwrap(),
+                "drill before its backup:\n{log}"
+            );
+            paired += 1;
+        }
+    }
+    assert!(
+        paired >= 1,
+        "no drill shared its slot with a backup:\n{log}"
+    );
+
     let listed = list(&p, "prod");
     assert!(listed.len() <= 2, "keep last = 2: {listed:?}");
     assert!(listed.iter().all(|l| l["verification"]["ok"] == true));

@@ -1,7 +1,7 @@
 //! `dbenv backup verify ID`: prove a backup restorable. The stored bytes are checked
 //! against the manifest's SHA-256, then the backup is really restored into a scratch
-//! database (a temporary SQLite file, or `dbenv_verify_<id>` on the env's server, dropped
-//! afterwards) whose integrity, rows per table and migration version are compared with the
+//! database (a temporary SQLite file, or `dbenv_verify_<id>_<pid>` on the env's server,
+//! dropped afterwards, and by the next verification or `dbenv gc` when a killed run left it) whose integrity, rows per table and migration version are compared with the
 //! manifest. The outcome is recorded beside the backup (`<id>.verified.json`).
 
 use std::collections::BTreeMap;
@@ -140,7 +140,8 @@ async fn server(
     let env = target.env;
     let (server, _) = crate::project::server::ensure_up(project, env).await?;
     let mut admin = server.admin().await?;
-    let scratch = format!("dbenv_verify_{}", manifest.backup_id()?.as_identifier());
+    let scratch = scratch_name(&manifest.backup_id()?, std::process::id());
+    drop_dead_scratches(&mut admin).await?;
     admin.drop_database(&scratch).await?;
     admin.create_database(&scratch).await?;
     let result = async {
@@ -181,6 +182,42 @@ async fn server(
     .await;
     admin.drop_database(&scratch).await?;
     result
+}
+
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+/// Scratch databases of server verifications start with this.
+pub(crate) const SCRATCH_PREFIX: &str = "dbenv_verify_";
+
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+/// The scratch database of process `pid` verifying backup `id`: the pid tells a killed
+/// run's leftover (its process is gone) from a verification still running.
+fn scratch_name(id: &BackupId, pid: u32) -> String {
+    format!("{SCRATCH_PREFIX}{}_{pid}", id.as_identifier())
+}
+
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+/// Whether `name` is the scratch database of a verification whose process is gone.
+pub(crate) fn dead_scratch(name: &str) -> bool {
+    name.strip_prefix(SCRATCH_PREFIX)
+        .and_then(|rest| rest.rsplit_once('_'))
+        .is_some_and(|(id, pid)| !id.is_empty() && crate::project::gc_server::pid_dead(pid))
+}
+
+/// Drop the scratch databases killed verifications left on this server (a production
+/// server must not keep a stray copy of its data); returns their names.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub(crate) async fn drop_dead_scratches(
+    admin: &mut crate::engine::ServerAdmin,
+) -> Result<Vec<String>, Error> {
+    let mut dropped = Vec::new();
+    for db in admin.list_databases(SCRATCH_PREFIX).await? {
+        if dead_scratch(&db) {
+            admin.drop_database(&db).await?;
+            info!(database = %db, "dropped the scratch database of a killed verification");
+            dropped.push(db);
+        }
+    }
+    Ok(dropped)
 }
 
 #[cfg(not(any(feature = "postgres", feature = "mysql")))]
@@ -264,4 +301,34 @@ fn migration(manifest: &Manifest, restored: Option<i64>) -> Check {
         )
     };
     Check::new("migration version", ok, detail)
+}
+
+#[cfg(all(test, any(feature = "postgres", feature = "mysql")))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scratch_names_carry_the_pid_and_only_dead_ones_are_leftovers() {
+        let id = BackupId::parse("20261124T031500Z-a1b2").unwrap();
+        let mine = scratch_name(&id, std::process::id());
+        assert_eq!(
+            mine,
+            format!("dbenv_verify_20261124t031500z_a1b2_{}", std::process::id())
+        );
+        assert!(
+            !dead_scratch(&mine),
+            "a running verification is not a leftover"
+        );
+        // No process has pid 4194304 + 1 (above Linux's pid_max).
+        assert!(dead_scratch(&scratch_name(&id, 4_194_305)));
+        // Not ours: no pid, no id, another prefix.
+        for name in [
+            "dbenv_verify_20261124t031500z_a1b2",
+            "dbenv_verify_4194305",
+            "dbenv_verify__4194305",
+            "app_20261124t031500z_a1b2_4194305",
+        ] {
+            assert!(!dead_scratch(name), "{name} taken for a leftover");
+        }
+    }
 }

@@ -71,6 +71,23 @@ pub async fn gc(project: &Project, dry_run: bool) -> Result<GcReport, Error> {
                 .join(format!("{name}.json")),
         )?;
     }
+    // Schedule state (each job's last run) of envs that left dbenv.toml: were such an env
+    // added back, its old last runs would count as missed runs to catch up on.
+    let schedules = project.state.root().join("schedule");
+    for entry in std::fs::read_dir(&schedules)
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let name = entry.file_name();
+        if name
+            .to_str()
+            .is_some_and(|n| project.config.envs.contains_key(n))
+        {
+            continue;
+        }
+        remove_dir(&mut report, entry.path())?;
+    }
     for env in project
         .config
         .envs
@@ -84,6 +101,20 @@ pub async fn gc(project: &Project, dry_run: bool) -> Result<GcReport, Error> {
         }
     }
     Ok(report)
+}
+
+/// Remove a folder of small state files (counted file by file).
+fn remove_dir(report: &mut GcReport, dir: PathBuf) -> Result<(), Error> {
+    for entry in std::fs::read_dir(&dir)
+        .map_err(|e| Error::io(&dir, e))?
+        .flatten()
+    {
+        remove(report, entry.path())?;
+    }
+    if !report.dry_run {
+        std::fs::remove_dir(&dir).map_err(|e| Error::io(&dir, e))?;
+    }
+    Ok(())
 }
 
 fn remove(report: &mut GcReport, path: PathBuf) -> Result<(), Error> {

@@ -7,6 +7,7 @@ use tracing::{debug, info, warn};
 use super::Project;
 use super::gc::GcReport;
 use super::server::{self, project_identity};
+use crate::backup::verify::{SCRATCH_PREFIX, dead_scratch};
 use crate::config::{EngineKind, ProviderKind};
 use crate::engine::ServerAdmin;
 use crate::error::Error;
@@ -152,6 +153,22 @@ async fn gc_databases(
             .removed_servers
             .push(format!("database {db} on the server of env {}", env.name));
     }
+    let scratches = admin.list_databases(SCRATCH_PREFIX).await?;
+    for db in scratches.into_iter().filter(|db| dead_scratch(db)) {
+        if report.removed_servers.iter().any(|r| r.ends_with(&db)) {
+            continue;
+        }
+        if !report.dry_run
+            && let Err(e) = admin.drop_database(&db).await
+        {
+            warn!("could not drop {db}: {e}");
+            continue;
+        }
+        report.removed_servers.push(format!(
+            "database {db} (left by a killed `backup verify`) on the server of env {}",
+            env.name
+        ));
+    }
     Ok(())
 }
 
@@ -208,7 +225,11 @@ pub(crate) async fn drop_dead_runs(
 
 /// Whether `db` is `<prefix><pid>` and no process `pid` runs.
 pub(crate) fn dead_run(db: &str, prefix: &str) -> bool {
-    let pid = db.strip_prefix(prefix).unwrap_or_default();
+    pid_dead(db.strip_prefix(prefix).unwrap_or_default())
+}
+
+/// Whether `pid` is a process id (digits only) and no such process runs.
+pub(crate) fn pid_dead(pid: &str) -> bool {
     !pid.is_empty()
         && pid.bytes().all(|b| b.is_ascii_digit())
         && !pid.parse::<u32>().is_ok_and(process_alive)

@@ -285,16 +285,10 @@ async fn replica_view(
     target: &Target,
     conn: Row<PgConnection>,
 ) -> ReplicaReport {
-    let mut r = ReplicaReport::new(target.label.clone());
-    let mut conn = match conn {
-        Ok(c) => c,
-        Err(e) => {
-            r.state = "unreachable".into();
-            r.add(Severity::Critical, format!("unreachable: {e}"));
-            return r;
-        }
+    let (mut r, conn) = ReplicaReport::connected(&target.label, conn);
+    let Some(mut conn) = conn else {
+        return r;
     };
-    r.reachable = true;
     if let Err(e) = read_replica(ctx, primary, &mut conn, &mut r).await {
         r.add(Severity::Critical, e);
     }

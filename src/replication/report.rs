@@ -154,6 +154,28 @@ impl ReplicaReport {
         });
         self.status = self.status.max(severity);
     }
+
+    /// A replica's report from the outcome of connecting to it, and the connection when
+    /// there is one: an unreachable replica's report is finished (CRITICAL); a reachable
+    /// one's is to be filled.
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
+    pub(crate) fn connected<C>(
+        target: &str,
+        conn: Result<C, String>,
+    ) -> (ReplicaReport, Option<C>) {
+        let mut r = ReplicaReport::new(target.to_string());
+        match conn {
+            Ok(conn) => {
+                r.reachable = true;
+                (r, Some(conn))
+            }
+            Err(e) => {
+                r.state = "unreachable".into();
+                r.add(Severity::Critical, format!("unreachable: {e}"));
+                (r, None)
+            }
+        }
+    }
 }
 
 impl PrimaryReport {

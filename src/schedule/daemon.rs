@@ -1,8 +1,9 @@
 //! The scheduler loop. One task per job sleeps until the job's next time and starts a run;
 //! a run still going when its next time comes makes that time skipped (logged), never
-//! queued. Runs of the same env take turns (a drill waits for a backup). A lock file per
-//! env keeps a second scheduler off it. Each event is one `tracing` line with an `event`
-//! field; secrets never appear (errors and storage names are already redacted).
+//! queued. Runs of the same env take turns, and a drill due at the same time as a backup
+//! runs after it. A lock file per env keeps a second scheduler off it. Each event is one
+//! `tracing` line with an `event` field; secrets never appear (errors and storage names are
+//! already redacted).
 //!
 //! Shutdown ([`Control`]): `finish` stops scheduling and lets runs in progress finish for
 //! up to the grace period; `abort` (or the end of the grace period) cancels them: their
@@ -112,6 +113,11 @@ struct Shared {
     turns: BTreeMap<String, Arc<Mutex<()>>>,
     /// Each env's backup schedule: a drill due at the same time as a backup runs after it.
     backup_plans: BTreeMap<String, Plan>,
+    /// Per env with a backup job: the latest slot its backup loop has dealt with (the run
+    /// took the env's turn, or the slot was skipped). Drills of the same slot wait for it.
+    backups_reached: BTreeMap<String, watch::Sender<Option<DateTime<Utc>>>>,
+    /// When this scheduler started: runs for earlier slots are catch-ups.
+    started: DateTime<Utc>,
     /// Runs in progress.
     active: watch::Sender<usize>,
     runs: AtomicU64,
@@ -131,6 +137,37 @@ impl Shared {
         self.backup_plans
             .get(env)
             .is_some_and(|p| p.next_after(slot - chrono::Duration::milliseconds(1)) == Some(slot))
+    }
+
+    /// For a drill at `slot`: when the env's backup is due at the same slot, wait until the
+    /// backup loop has dealt with it, so that the drill checks the newest backup (both
+    /// loops wake at the same instant, in no set order). Catch-up drills do not wait: the
+    /// backup's own catch-up may stand for another slot.
+    async fn after_backup_of(&self, env: &str, slot: DateTime<Utc>) {
+        let Some(reached) = self.backups_reached.get(env) else {
+            return;
+        };
+        if slot < self.started || !self.backup_due_at(env, slot) {
+            return;
+        }
+        let (mut reached, mut stop) = (reached.subscribe(), self.stop.clone());
+        tokio::select! {
+            _ = reached.wait_for(|r| r.is_some_and(|r| r >= slot)) => {}
+            _ = stop.wait_for(|s| *s != Stop::Run) => {}
+        }
+    }
+
+    /// The env's backup loop has dealt with `slot`.
+    fn backup_reached(&self, env: &str, slot: DateTime<Utc>) {
+        if let Some(reached) = self.backups_reached.get(env) {
+            reached.send_if_modified(|r| {
+                let later = r.is_none_or(|r| r < slot);
+                if later {
+                    *r = Some(slot);
+                }
+                later
+            });
+        }
     }
 }
 
@@ -163,6 +200,12 @@ pub async fn run(
             .filter(|j| j.kind == JobKind::Backup)
             .map(|j| (j.env.clone(), j.plan.clone()))
             .collect(),
+        backups_reached: jobs
+            .iter()
+            .filter(|j| j.kind == JobKind::Backup)
+            .map(|j| (j.env.clone(), watch::channel(None).0))
+            .collect(),
+        started: options.clock.now(),
         active: watch::channel(0).0,
         runs: AtomicU64::new(0),
         failed: AtomicU64::new(0),
@@ -259,6 +302,9 @@ async fn job_loop(shared: Arc<Shared>, job: Job) {
         if busy.load(Ordering::SeqCst) {
             shared.skipped.fetch_add(1, Ordering::SeqCst);
             info!(event = "skipped", env, job = kind, slot = %stamp(next), at = %shared.now(), "skipped: the previous run is still going");
+            if job.kind == JobKind::Backup {
+                shared.backup_reached(env, next);
+            }
             continue;
         }
         start_run(&shared, &job, next, &busy);
@@ -279,13 +325,14 @@ fn start_run(shared: &Arc<Shared>, job: &Job, slot: DateTime<Utc>, busy: &Arc<At
     shared.active.send_modify(|n| *n += 1);
     let (shared, job, busy) = (shared.clone(), job.clone(), busy.clone());
     tokio::spawn(async move {
-        if job.kind == JobKind::Drill && shared.backup_due_at(&job.env, slot) {
-            // The backup of the same instant takes its turn first (its loop may wake a
-            // moment later), so that the drill checks the newest backup.
-            tokio::time::sleep(Duration::from_secs(1)).await;
+        if job.kind == JobKind::Drill {
+            shared.after_backup_of(&job.env, slot).await;
         }
         let turn = shared.turns[&job.env].clone();
         let _turn = turn.lock().await;
+        if job.kind == JobKind::Backup {
+            shared.backup_reached(&job.env, slot);
+        }
         if !shared.stopping() {
             one_run(&shared, &job, slot).await;
         }
