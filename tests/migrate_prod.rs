@@ -544,6 +544,59 @@ fn mariadb_half_applied_migration_is_reported_and_resumed() {
     );
 }
 
+/// A `-- no-transaction` migration on PostgreSQL (the way to run `CREATE INDEX
+/// CONCURRENTLY`) keeps the statements it ran before one failed: recorded one by one, so
+/// the next run resumes after them instead of failing on the first again.
+#[test]
+fn postgres_half_applied_no_transaction_migration_is_reported_and_resumed() {
+    let Some(db) = Prod::new(EngineKind::Postgres, "notx", "") else {
+        return;
+    };
+    db.migration(
+        "0001_t.sql",
+        "CREATE TABLE t (id int, a int, b int);\nINSERT INTO t VALUES (1, 2, 3);\n",
+    );
+    db.run(&["migrate", "prod", "--yes"]).code(0);
+    let broken = "-- no-transaction\nCREATE INDEX CONCURRENTLY t_a ON t (a);\nCREATE INDEX CONCURRENTLY t_b ON t (b);\nCREATE INDEX CONCURRENTLY t_c ON t (nope);\n";
+    db.migration("0002_idx.sql", broken);
+    db.run(&["migrate", "prod", "--yes"])
+        .code(1)
+        .err_has("statement number: 3 of 3")
+        .err_has("statements 1-2 of 3 are applied")
+        .err_has("it is marked `-- no-transaction`")
+        .err_has("--resume");
+    let progress =
+        "SELECT version || ':' || statement_no FROM _dbenv_migration_progress ORDER BY 1";
+    assert_eq!(db.query(progress), [["2:1"], ["2:2"]]);
+    assert_eq!(db.applied(), ["1:true", "2:false"]);
+    let indexes = "SELECT indexname::text FROM pg_indexes WHERE tablename = 't' ORDER BY 1";
+    assert_eq!(db.query(indexes), [["t_a"], ["t_b"]]);
+
+    // Without --resume on production: the half-applied state, and a refusal.
+    db.run(&["migrate", "prod", "--yes"])
+        .code(3)
+        .err_has("0002_idx.sql (version 2) was applied half-way on prod: statements 1-2 of 3 are applied")
+        .err_has("dbenv migrate prod --resume");
+
+    // Fixed: resumed at statement 3 (t_a and t_b are not built again), completed.
+    db.migration("0002_idx.sql", &broken.replace("(nope)", "(a, b)"));
+    db.run(&["migrate", "prod", "--yes", "--resume"])
+        .code(0)
+        .err_has("resuming 0002_idx.sql at statement 3 of 3")
+        .out_has("applied 0002_idx.sql")
+        .never_says("already exists");
+    assert_eq!(db.applied(), ["1:true", "2:true"]);
+    assert!(db.query(progress).is_empty());
+    assert_eq!(db.query(indexes), [["t_a"], ["t_b"], ["t_c"]]);
+    db.run(&["migrate", "status", "prod"]).code(0);
+    let status = db.run(&["--json", "status", "prod"]);
+    assert!(
+        !status.stdout.contains("_dbenv_migration_progress"),
+        "{}",
+        status.stdout
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // Session timeouts.
 

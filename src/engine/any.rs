@@ -169,6 +169,9 @@ impl Backend for AnyBackend {
     fn ddl_is_transactional(&self) -> bool {
         dispatch!(self, db => db.ddl_is_transactional())
     }
+    fn records_statement_progress(&self) -> bool {
+        dispatch!(self, db => db.records_statement_progress())
+    }
     async fn statement_progress(&mut self) -> Result<Vec<StatementProgress>, sqlx::Error> {
         dispatch!(self, db => db.statement_progress().await)
     }

@@ -120,6 +120,12 @@ pub trait Backend {
     fn ddl_is_transactional(&self) -> bool {
         true
     }
+    /// Whether migrations whose statements are not in one transaction get their progress
+    /// recorded statement by statement ([`Backend::record_statement`]): every migration
+    /// where DDL is not transactional, `-- no-transaction` ones on PostgreSQL.
+    fn records_statement_progress(&self) -> bool {
+        !self.ddl_is_transactional()
+    }
     /// The rows of [`PROGRESS_TABLE`] ordered by version and statement; empty where the
     /// engine records none.
     async fn statement_progress(&mut self) -> Result<Vec<StatementProgress>, sqlx::Error> {

@@ -291,8 +291,10 @@ async fn run_up<B: Backend>(
     }
     let statements = split(&migration.up, file, db.dialect())?;
     let from = step.resume.as_ref().map_or(0, |r| r.applied);
-    let record_progress = !db.ddl_is_transactional();
     let in_tx = !migration.up.no_tx;
+    // Statements not inside one transaction are recorded one by one, so that a failure
+    // half-way can be resumed after them.
+    let record_progress = db.records_statement_progress() && (!db.ddl_is_transactional() || !in_tx);
     if in_tx {
         db.begin()
             .await
@@ -385,7 +387,7 @@ async fn left_at<B: Backend>(
     env: &str,
 ) -> String {
     let file = &step.file;
-    if !db.ddl_is_transactional() {
+    if db.records_statement_progress() && (!db.ddl_is_transactional() || step.no_transaction) {
         let progress = db.statement_progress().await.unwrap_or_default();
         let recorded: Vec<&StatementProgress> = progress
             .iter()
@@ -395,8 +397,12 @@ async fn left_at<B: Backend>(
         if applied == 0 {
             return format!("{last_good} (this migration was rolled back)");
         }
+        let why = match db.ddl_is_transactional() {
+            true => "it is marked `-- no-transaction`",
+            false => "MySQL/MariaDB cannot roll DDL back",
+        };
         return format!(
-            "a half-applied state: {} of {file}, recorded in _dbenv_migration_progress (MySQL/MariaDB cannot roll DDL back).\n  Fix statement {} and run `dbenv migrate {env}` again (add --resume on a production env): it resumes at statement {}, without running the applied ones again",
+            "a half-applied state: {} of {file}, recorded in _dbenv_migration_progress ({why}).\n  Fix statement {} and run `dbenv migrate {env}` again (add --resume on a production env): it resumes at statement {}, without running the applied ones again",
             progress::applied_summary(applied, step.statements, &recorded),
             failed + 1,
             applied + 1

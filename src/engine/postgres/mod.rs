@@ -20,6 +20,7 @@ mod copy;
 mod fkeys;
 mod introspect;
 pub mod migrate_lock;
+mod progress;
 mod tables;
 mod verify;
 
@@ -32,7 +33,9 @@ use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor, Row};
 
 pub use admin::PgAdmin;
 
-use super::{AppliedMigration, Backend, EngineKind, MIGRATIONS_TABLE, SessionTimeouts};
+use super::{
+    AppliedMigration, Backend, EngineKind, MIGRATIONS_TABLE, SessionTimeouts, StatementProgress,
+};
 use crate::error::Error;
 use crate::schema::Schema;
 use crate::sqltext::{Dialect, quote_ident};
@@ -338,15 +341,42 @@ impl Backend for PgBackend {
     ) -> Result<(), sqlx::Error> {
         self.settle().await?;
         // sqlx inserts -1 then updates execution_time after its commit; one statement inside
-        // the migration's transaction leaves the same row.
-        sqlx::query("INSERT INTO _sqlx_migrations ( version, description, success, checksum, execution_time ) VALUES ( $1, $2, TRUE, $3, $4 )")
-            .bind(version)
-            .bind(description)
-            .bind(checksum)
-            .bind(elapsed.as_nanos() as i64)
-            .execute(&mut self.conn)
-            .await
-            .map(drop)
+        // the migration's transaction leaves the same row. A no-transaction migration
+        // completed after a resume turns its half-applied marker into that row, then its
+        // progress rows go (stale ones of an applied migration are ignored if this stops
+        // in between).
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations ( version, description, success, checksum, execution_time ) \
+             VALUES ( $1, $2, TRUE, $3, $4 ) ON CONFLICT (version) DO UPDATE SET \
+             description = EXCLUDED.description, success = TRUE, checksum = EXCLUDED.checksum, \
+             execution_time = EXCLUDED.execution_time",
+        )
+        .bind(version)
+        .bind(description)
+        .bind(checksum)
+        .bind(elapsed.as_nanos() as i64)
+        .execute(&mut self.conn)
+        .await?;
+        progress::forget(&mut self.conn, version).await
+    }
+
+    fn records_statement_progress(&self) -> bool {
+        true
+    }
+
+    async fn statement_progress(&mut self) -> Result<Vec<StatementProgress>, sqlx::Error> {
+        self.settle().await?;
+        progress::read(&mut self.conn).await
+    }
+
+    async fn record_statement(
+        &mut self,
+        description: &str,
+        checksum: &[u8],
+        statement: &StatementProgress,
+    ) -> Result<(), sqlx::Error> {
+        self.settle().await?;
+        progress::record_statement(&mut self.conn, description, checksum, statement).await
     }
 
     async fn forget_migration(&mut self, version: i64) -> Result<(), sqlx::Error> {
