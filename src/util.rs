@@ -9,6 +9,16 @@ pub mod duration_ms {
     }
 }
 
+/// A short stable id of this machine (6 hex digits), for names of things a run leaves on
+/// a shared server: only the machine that made them can tell whether their process is gone.
+pub(crate) fn host_id() -> String {
+    use sha2::{Digest, Sha256};
+    let id = std::fs::read_to_string("/etc/machine-id")
+        .or_else(|_| std::fs::read_to_string("/proc/sys/kernel/hostname"))
+        .unwrap_or_default();
+    hex::encode(&Sha256::digest(id.trim().as_bytes())[..3])
+}
+
 /// "did you mean …?" for a misspelt name, or `None` when nothing is close.
 pub fn suggest<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates

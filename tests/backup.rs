@@ -613,16 +613,31 @@ fn server_story(engine: &str, admin_url: &str, tools: &[&str]) {
     // Scratch databases left by killed verifications (their process is gone) are dropped
     // by the next verification and by gc; one whose process still runs is left alone.
     let ident = id.to_ascii_lowercase().replace('-', "_");
-    let dead = format!("dbenv_verify_{ident}_4194305"); // above Linux's pid_max
-    let running = format!("dbenv_verify_{ident}_{}", std::process::id());
+    // `<id>_<machine>_<pid>`, the machine being the first 3 bytes of SHA-256(machine-id).
+    let machine = std::fs::read_to_string("/etc/machine-id")
+        .or_else(|_| std::fs::read_to_string("/proc/sys/kernel/hostname"))
+        .unwrap();
+    let host = hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(machine.trim())[..3]);
+    let dead = format!("dbenv_verify_{ident}_{host}_4194305"); // above Linux's pid_max
+    let running = format!("dbenv_verify_{ident}_{host}_{}", std::process::id());
+    // Another machine's: its process may well be running there.
+    let elsewhere = format!(
+        "dbenv_verify_{ident}_{}_4194305",
+        if host == "000000" { "ffffff" } else { "000000" }
+    );
     server_sql(engine, admin_url, &format!("CREATE DATABASE {dead}"));
     server_sql(engine, admin_url, &format!("CREATE DATABASE {running}"));
+    server_sql(engine, admin_url, &format!("CREATE DATABASE {elsewhere}"));
+    let mut left = [elsewhere.as_str(), running.as_str()];
+    left.sort();
     run(&["backup", "verify", &id]).code(0).out_has("verified");
-    assert_eq!(scratches(engine, admin_url, &ident), [running.as_str()]);
+    assert_eq!(scratches(engine, admin_url, &ident), left);
     server_sql(engine, admin_url, &format!("CREATE DATABASE {dead}"));
     run(&["gc"]).code(0);
-    assert_eq!(scratches(engine, admin_url, &ident), [running.as_str()]);
-    server_sql(engine, admin_url, &format!("DROP DATABASE {running}"));
+    assert_eq!(scratches(engine, admin_url, &ident), left);
+    for db in left {
+        server_sql(engine, admin_url, &format!("DROP DATABASE {db}"));
+    }
 
     // Damage the data, restore, and find it back.
     p.run_with(

@@ -1,8 +1,10 @@
 //! `dbenv backup verify ID`: prove a backup restorable. The stored bytes are checked
 //! against the manifest's SHA-256, then the backup is really restored into a scratch
-//! database (a temporary SQLite file, or `dbenv_verify_<id>_<pid>` on the env's server,
-//! dropped afterwards, and by the next verification or `dbenv gc` when a killed run left it) whose integrity, rows per table and migration version are compared with the
-//! manifest. The outcome is recorded beside the backup (`<id>.verified.json`).
+//! database (a temporary SQLite file, or `dbenv_verify_<id>_<host>_<pid>` on the env's
+//! server, dropped afterwards, or by the next verification or `dbenv gc` on the same machine
+//! when a killed run left it) whose integrity, rows per table and migration version are
+//! compared with the manifest. The outcome is recorded beside the backup
+//! (`<id>.verified.json`).
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -184,23 +186,32 @@ async fn server(
     result
 }
 
-#[cfg(any(feature = "postgres", feature = "mysql"))]
 /// Scratch databases of server verifications start with this.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(crate) const SCRATCH_PREFIX: &str = "dbenv_verify_";
 
+/// The scratch database of process `pid` of this machine verifying backup `id`: the
+/// machine and the pid tell a killed run's leftover (its process is gone) from a
+/// verification still running, here or on another machine using the same server.
 #[cfg(any(feature = "postgres", feature = "mysql"))]
-/// The scratch database of process `pid` verifying backup `id`: the pid tells a killed
-/// run's leftover (its process is gone) from a verification still running.
 fn scratch_name(id: &BackupId, pid: u32) -> String {
-    format!("{SCRATCH_PREFIX}{}_{pid}", id.as_identifier())
+    let host = crate::util::host_id();
+    format!("{SCRATCH_PREFIX}{}_{host}_{pid}", id.as_identifier())
 }
 
+/// Whether `name` is the scratch database of a verification run on this machine whose
+/// process is gone.
 #[cfg(any(feature = "postgres", feature = "mysql"))]
-/// Whether `name` is the scratch database of a verification whose process is gone.
 pub(crate) fn dead_scratch(name: &str) -> bool {
-    name.strip_prefix(SCRATCH_PREFIX)
+    let Some((rest, pid)) = name
+        .strip_prefix(SCRATCH_PREFIX)
         .and_then(|rest| rest.rsplit_once('_'))
-        .is_some_and(|(id, pid)| !id.is_empty() && crate::project::gc_server::pid_dead(pid))
+    else {
+        return false;
+    };
+    rest.rsplit_once('_').is_some_and(|(id, host)| {
+        !id.is_empty() && host == crate::util::host_id() && crate::project::gc_server::pid_dead(pid)
+    })
 }
 
 /// Drop the scratch databases killed verifications left on this server (a production
@@ -311,9 +322,13 @@ mod tests {
     fn scratch_names_carry_the_pid_and_only_dead_ones_are_leftovers() {
         let id = BackupId::parse("20261124T031500Z-a1b2").unwrap();
         let mine = scratch_name(&id, std::process::id());
+        let host = crate::util::host_id();
         assert_eq!(
             mine,
-            format!("dbenv_verify_20261124t031500z_a1b2_{}", std::process::id())
+            format!(
+                "dbenv_verify_20261124t031500z_a1b2_{host}_{}",
+                std::process::id()
+            )
         );
         assert!(
             !dead_scratch(&mine),
@@ -321,14 +336,17 @@ mod tests {
         );
         // No process has pid 4194304 + 1 (above Linux's pid_max).
         assert!(dead_scratch(&scratch_name(&id, 4_194_305)));
-        // Not ours: no pid, no id, another prefix.
+        // Not ours: another machine's (its processes are not ours to see), no host, no
+        // pid, no id, another prefix.
+        let other = if host == "000000" { "ffffff" } else { "000000" };
         for name in [
-            "dbenv_verify_20261124t031500z_a1b2",
-            "dbenv_verify_4194305",
-            "dbenv_verify__4194305",
-            "app_20261124t031500z_a1b2_4194305",
+            format!("dbenv_verify_20261124t031500z_a1b2_{other}_4194305"),
+            "dbenv_verify_20261124t031500z_a1b2_4194305".to_string(),
+            format!("dbenv_verify_20261124t031500z_a1b2_{host}"),
+            format!("dbenv_verify__{host}_4194305"),
+            format!("app_20261124t031500z_a1b2_{host}_4194305"),
         ] {
-            assert!(!dead_scratch(name), "{name} taken for a leftover");
+            assert!(!dead_scratch(&name), "{name} taken for a leftover");
         }
     }
 }

@@ -45,16 +45,19 @@ pub(super) async fn record_statement(
     checksum: &[u8],
     statement: &StatementProgress,
 ) -> Result<(), sqlx::Error> {
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS _dbenv_migration_progress ( \
-         version BIGINT NOT NULL, \
-         statement_no INT NOT NULL, \
-         statement_sha256 CHAR(64) NOT NULL, \
-         line INT NOT NULL, \
-         applied_at TIMESTAMPTZ NOT NULL DEFAULT now(), \
-         PRIMARY KEY (version, statement_no) )",
-    )
-    .await?;
+    // Checked first: `IF NOT EXISTS` alone would send a notice after every statement.
+    if !table_exists(conn).await? {
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS _dbenv_migration_progress ( \
+             version BIGINT NOT NULL, \
+             statement_no INT NOT NULL, \
+             statement_sha256 CHAR(64) NOT NULL, \
+             line INT NOT NULL, \
+             applied_at TIMESTAMPTZ NOT NULL DEFAULT now(), \
+             PRIMARY KEY (version, statement_no) )",
+        )
+        .await?;
+    }
     sqlx::query(
         "INSERT INTO _sqlx_migrations ( version, description, success, checksum, execution_time ) \
          VALUES ( $1, $2, FALSE, $3, -1 ) ON CONFLICT (version) DO NOTHING",
