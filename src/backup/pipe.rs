@@ -56,11 +56,7 @@ pub struct Codec {
 
 /// Copy `source` into `sink`, compressed as asked; returns the sink (to be committed by
 /// the caller) and the totals.
-pub fn store<R: Read + Send, W: Write + Send>(
-    mut source: R,
-    sink: W,
-    codec: Codec,
-) -> io::Result<(W, Totals)> {
+pub fn store<R: Read, W: Write>(mut source: R, sink: W, codec: Codec) -> io::Result<(W, Totals)> {
     let hashing = Hashing {
         inner: sink,
         hasher: Sha256::new(),
@@ -69,23 +65,12 @@ pub fn store<R: Read + Send, W: Write + Send>(
     let mut buf = vec![0u8; BUFFER];
     let mut raw_bytes = 0u64;
     let hashing = match codec.compression {
-        // On a thread of its own, below normal priority, which zstd's workers inherit: the
-        // dump tool feeding the pipeline, and the database itself when it runs on the same
-        // machine, go first, and compression takes the CPU they leave. With both on the
-        // same cores this also makes the backup faster: a starved dump tool stalls the
-        // whole pipeline, a compressor that lags only fills its buffers.
-        Compression::Zstd => std::thread::scope(|scope| {
-            let compressing = scope.spawn(|| {
-                below_normal_priority();
-                let mut encoder = zstd::Encoder::new(hashing, codec.level)?;
-                encoder.multithread(workers())?;
-                raw_bytes += copy(&mut source, &mut encoder, &mut buf)?;
-                encoder.finish()
-            });
-            compressing
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-        })?,
+        Compression::Zstd => {
+            let mut encoder = zstd::Encoder::new(hashing, codec.level)?;
+            encoder.multithread(workers())?;
+            raw_bytes += copy(&mut source, &mut encoder, &mut buf)?;
+            encoder.finish()?
+        }
         Compression::None => {
             let mut hashing = hashing;
             raw_bytes += copy(&mut source, &mut hashing, &mut buf)?;
@@ -104,21 +89,6 @@ pub fn store<R: Read + Send, W: Write + Send>(
         sha256: hex::encode(hasher.finalize()),
     };
     Ok((inner, totals))
-}
-
-/// How far below normal priority compression runs: a nice value, as with `nice -n`.
-const COMPRESSION_NICENESS: i32 = 10;
-
-/// Lower the calling thread's priority by [`COMPRESSION_NICENESS`]; threads it starts
-/// inherit it (on Linux the nice value is per thread). Best effort: a backup at normal
-/// priority is still a backup.
-fn below_normal_priority() {
-    #[cfg(target_os = "linux")]
-    {
-        use rustix::process::{getpriority_process, setpriority_process};
-        let now = getpriority_process(None).unwrap_or(0);
-        let _ = setpriority_process(None, (now + COMPRESSION_NICENESS).min(19));
-    }
 }
 
 /// Background compression threads: the machine's cores, up to 4 (more does not pay at
@@ -245,27 +215,6 @@ pub fn private_file(path: &Path) -> io::Result<File> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn compression_threads_run_below_normal_priority_and_leave_the_caller_alone() {
-        use rustix::process::getpriority_process;
-        let caller = getpriority_process(None).unwrap();
-        let (lowered, inherited) = std::thread::spawn(|| {
-            below_normal_priority();
-            let lowered = getpriority_process(None).unwrap();
-            // zstd's workers are started by this thread: they inherit its priority.
-            let inherited = std::thread::spawn(|| getpriority_process(None).unwrap())
-                .join()
-                .unwrap();
-            (lowered, inherited)
-        })
-        .join()
-        .unwrap();
-        assert_eq!(lowered, (caller + COMPRESSION_NICENESS).min(19));
-        assert_eq!(inherited, lowered);
-        assert_eq!(getpriority_process(None).unwrap(), caller);
-    }
 
     #[test]
     fn store_then_read_back_gives_the_same_bytes_and_hash() {

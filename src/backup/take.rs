@@ -282,7 +282,7 @@ fn pump(source: Source, sink: Sink, codec: Codec) -> Result<(Totals, Counted), E
 }
 
 /// Run a dump tool and store its stdout, read through `wrap`.
-fn pump_tool<R: std::io::Read + Send>(
+fn pump_tool<R: std::io::Read>(
     command: Command,
     what: &str,
     sink: Sink,
