@@ -64,7 +64,7 @@ pub async fn up(
     if !path.exists() {
         return materialize(project, env, &path, options, start).await;
     }
-    let applied = super::migrations::migrate_on_up(project, env).await?;
+    let applied = super::migrations::migrate_on_up(project, env, None).await?;
     let state = project.state.read_env(&env.name).unwrap_or_default();
     Ok(ResetReport {
         env: env.name.clone(),

@@ -140,14 +140,27 @@ async fn migrate_open(
 /// `up` on an env whose database exists: its pending migrations are applied the way
 /// `migrate` applies them (drift check, migration lock, replica guard, timeouts). A
 /// production env gets nothing applied by `up`: its pending migrations are refused and left
-/// to `dbenv migrate`, which shows the plan and asks.
+/// to `dbenv migrate`, which shows the plan and asks. `server_url`: the database of a
+/// server env, which `up` has already brought up and found (`None` on SQLite).
 pub(crate) async fn migrate_on_up(
     project: &Project,
     env: &EnvConfig,
+    server_url: Option<String>,
 ) -> Result<Vec<Applied>, Error> {
     let set = project.migrations(env)?;
-    let place = place_of(project, env).await?;
-    let mut db = open_existing(project, env).await?;
+    let (mut db, place) = match server_url {
+        Some(url) => (
+            AnyBackend::connect(env.engine, &url).await?,
+            Place::Server {
+                engine: env.engine,
+                url,
+            },
+        ),
+        None => (
+            open_existing(project, env).await?,
+            Place::Sqlite(project.sqlite_file(env)?),
+        ),
+    };
     let mut refuse = |plan: &MigratePlan| -> Result<(), Error> {
         let files: Vec<&str> = plan.migrations.iter().map(|m| m.file.as_str()).collect();
         Err(Error::Refused(format!(

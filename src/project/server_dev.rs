@@ -29,7 +29,7 @@ pub(crate) async fn up(
         return materialize(project, env, &server, state, options, start).await;
     }
     drop(admin);
-    let applied = super::migrations::migrate_on_up(project, env).await?;
+    let applied = super::migrations::migrate_on_up(project, env, Some(server.url())).await?;
     Ok(ResetReport {
         env: env.name.clone(),
         url: shown_url(env, &server),
